@@ -1,0 +1,29 @@
+"""chainrule's autodiff: a scalar reverse-mode automatic-differentiation engine.
+
+>>> from autodiff import Value
+>>> x, y, z = Value(1.0, label='x'), Value(3.0, label='y'), Value(-3.0, label='z')
+>>> g = (x + y) * z
+>>> g.backward()
+>>> g.data, x.grad, y.grad, z.grad
+(-12.0, -3.0, -3.0, 4.0)
+"""
+
+from autodiff.backward import gradients, topological_order
+from autodiff.functional import grad, gradcheck, value_and_grad
+from autodiff.modes import (
+    AnomalyError,
+    detect_anomaly,
+    enable_grad,
+    is_anomaly_enabled,
+    is_grad_enabled,
+    no_grad,
+)
+from autodiff.rules import RULES, Rule, defrule
+from autodiff.value import Value
+from autodiff.visualize import draw_dot, draw_graph
+
+__all__ = [
+    'Value', 'no_grad', 'enable_grad', 'is_grad_enabled', 'detect_anomaly', 'is_anomaly_enabled',
+    'AnomalyError', 'grad', 'value_and_grad', 'gradients', 'gradcheck', 'topological_order',
+    'draw_graph', 'draw_dot', 'RULES', 'Rule', 'defrule',
+]

@@ -1,0 +1,165 @@
+"""Functions in, functions out: `grad`, `value_and_grad` and `gradcheck`.
+
+In the spirit of JAX: ``grad(f)`` is a new function that returns the
+derivative of ``f``.  It composes, so ``grad(grad(f))`` is the second
+derivative.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable
+from typing import Any
+
+from autodiff.backward import gradients
+from autodiff.modes import enable_grad
+from autodiff.value import Value
+
+#: How many `grad`-made functions are running.  Inside one, a nested
+#: ``grad(g)`` must return a `Value` (not a float) so the outer one can
+#: differentiate through it.
+_nesting = 0
+
+
+def value_and_grad(f: Callable[..., Any], argnums: int | tuple[int, ...] = 0
+                   ) -> Callable[..., tuple[Any, Any]]:
+    """A function returning ``(f(*args), ∂f/∂args[argnums])``.
+
+    Arguments are numbers (or Values).  For a tuple of ``argnums`` the
+    gradient is a tuple.  Called with plain numbers, the results are
+    floats; called with `Value` arguments or inside another `grad`, they
+    are `Value` graphs that can be differentiated again.
+
+    >>> f = lambda x, y: x * y + y.exp()
+    >>> value_and_grad(f, argnums=(0, 1))(2.0, 0.0)
+    (1.0, (0.0, 3.0))
+    """
+    positions = _positions(argnums)
+
+    def value_and_grad_f(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
+        global _nesting
+        chosen = _resolve(positions, len(args), f)
+        traced = _nesting > 0 or any(isinstance(args[i], Value) for i in chosen)
+        args = list(args)
+        _nesting += 1
+        try:
+            with enable_grad():  # differentiating works inside no_grad blocks too
+                inputs = []
+                for i in chosen:
+                    if isinstance(args[i], Value):
+                        # A fresh node standing for this argument: the gradient
+                        # then counts only f's uses of its argument, not uses of
+                        # the same Value captured from an enclosing function.
+                        args[i] = args[i] + 0.0
+                    else:
+                        args[i] = Value(_real(args[i], i))
+                    inputs.append(args[i])
+                out = f(*args, **kwargs)
+                if not isinstance(out, (Value, numbers.Real)):
+                    raise TypeError(
+                        f"{_name(f)} must return a scalar (a Value or a number), got {out!r}"
+                    )
+                found = gradients(out, inputs, create_graph=traced)
+        finally:
+            _nesting -= 1
+        if not traced:
+            out = float(out.data if isinstance(out, Value) else out)
+        return out, (found[0] if isinstance(argnums, int) else tuple(found))
+
+    value_and_grad_f.__name__ = f"value_and_grad({_name(f)})"
+    value_and_grad_f.__doc__ = f"The value and gradient of {_name(f)}."
+    return value_and_grad_f
+
+
+def grad(f: Callable[..., Any], argnums: int | tuple[int, ...] = 0) -> Callable[..., Any]:
+    """A function computing ∂f/∂args[argnums]: a float, or a tuple of them.
+
+    >>> f = lambda x: x ** 3
+    >>> grad(f)(2.0)             # 3x² at 2
+    12.0
+    >>> grad(grad(f))(2.0)       # 6x at 2
+    12.0
+    >>> grad(grad(grad(f)))(2.0)
+    6.0
+    """
+    both = value_and_grad(f, argnums)
+
+    def grad_f(*args: Any, **kwargs: Any) -> Any:
+        return both(*args, **kwargs)[1]
+
+    grad_f.__name__ = f"grad({_name(f)})"
+    grad_f.__doc__ = f"The gradient of {_name(f)}."
+    return grad_f
+
+
+def gradcheck(f: Callable[..., Any], *args: float, eps: float = 1e-6,
+              atol: float = 1e-5, rtol: float = 1e-3) -> bool:
+    """Check backward against central finite differences at ``args``.
+
+    For each argument x: numeric = (f(x + eps) - f(x - eps)) / (2 eps), and
+    it passes when |analytic - numeric| <= atol + rtol * |numeric|.
+    Returns True, or raises AssertionError with one line per argument.
+
+    >>> gradcheck(lambda x, y: (x * y).tanh(), 0.3, -1.2)
+    True
+    """
+    if not args:
+        raise ValueError("gradcheck needs at least one argument to differentiate")
+    if eps <= 0:
+        raise ValueError(f"gradcheck: eps must be positive, got {eps!r}")
+    point = [_real(a.data if isinstance(a, Value) else a, i) for i, a in enumerate(args)]
+    analytic = grad(f, argnums=tuple(range(len(point))))(*point)
+
+    lines, ok = [], True
+    for i, slope in enumerate(analytic):
+        numeric = (_evaluate(f, point, i, +eps) - _evaluate(f, point, i, -eps)) / (2 * eps)
+        tolerance = atol + rtol * abs(numeric)
+        passed = abs(slope - numeric) <= tolerance or (math.isnan(slope) and math.isnan(numeric))
+        ok = ok and passed
+        lines.append(
+            f"  input {i} = {point[i]!r}: analytic {slope!r}, numeric {numeric!r}, "
+            f"difference {abs(slope - numeric):.3g}, tolerance {tolerance:.3g} "
+            f"{'ok' if passed else 'MISMATCH'}"
+        )
+    if not ok:
+        raise AssertionError(f"gradcheck failed for {_name(f)}:\n" + "\n".join(lines))
+    return True
+
+
+def _evaluate(f: Callable[..., Any], point: list[float], i: int, step: float) -> float:
+    shifted = [Value(x + step) if j == i else Value(x) for j, x in enumerate(point)]
+    out = f(*shifted)
+    return float(out.data if isinstance(out, Value) else out)
+
+
+def _positions(argnums: int | tuple[int, ...]) -> tuple[int, ...]:
+    if isinstance(argnums, bool) or not isinstance(argnums, (int, tuple)):
+        raise TypeError(f"argnums must be an int or a tuple of ints, got {argnums!r}")
+    positions = (argnums,) if isinstance(argnums, int) else argnums
+    if not positions or not all(isinstance(i, int) and not isinstance(i, bool) for i in positions):
+        raise TypeError(f"argnums must be an int or a non-empty tuple of ints, got {argnums!r}")
+    return positions
+
+
+def _resolve(positions: tuple[int, ...], count: int, f: Callable) -> list[int]:
+    resolved = []
+    for i in positions:
+        if not -count <= i < count:
+            raise IndexError(
+                f"argnums {i} is out of range: {_name(f)} was called with {count} positional argument(s)"
+            )
+        resolved.append(i % count)
+    if len(set(resolved)) != len(resolved):
+        raise ValueError(f"argnums {positions} names the same argument twice")
+    return resolved
+
+
+def _real(x: Any, position: int) -> float:
+    if isinstance(x, numbers.Real):
+        return float(x)
+    raise TypeError(f"argument {position} must be a real number or a Value, got {x!r}")
+
+
+def _name(f: Callable) -> str:
+    return getattr(f, '__name__', type(f).__name__)

@@ -1,0 +1,123 @@
+"""Global switches that change how operations behave: recording and anomaly checks.
+
+Both are plain module state, read once per operation.  They are not
+thread-local: like micrograd, the engine assumes one thread builds a graph.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+#: Operations record their inputs (build a graph) only while this is True.
+grad_enabled: bool = True
+#: Every forward value and gradient is checked for nan/inf while this is True.
+anomaly_enabled: bool = False
+#: ``grad_enabled and not anomaly_enabled``: the one flag the hot path reads,
+#: so an ordinary operation pays for a single attribute look-up.
+fast_path: bool = True
+
+
+def _update_fast_path() -> None:
+    global fast_path
+    fast_path = grad_enabled and not anomaly_enabled
+
+
+@contextmanager
+def no_grad() -> Iterator[None]:
+    """Within this block operations record no graph (results are leaves).
+
+    Use it for evaluation and for updating parameters in place.
+
+    >>> from autodiff import Value, no_grad
+    >>> x = Value(2.0)
+    >>> with no_grad():
+    ...     y = x * x
+    >>> y._prev
+    ()
+    """
+    global grad_enabled
+    previous = grad_enabled
+    grad_enabled = False
+    _update_fast_path()
+    try:
+        yield
+    finally:
+        grad_enabled = previous
+        _update_fast_path()
+
+
+@contextmanager
+def enable_grad() -> Iterator[None]:
+    """Record a graph again inside a ``no_grad`` block.
+
+    >>> from autodiff import Value, no_grad, enable_grad
+    >>> with no_grad():
+    ...     with enable_grad():
+    ...         y = Value(2.0) * 3
+    >>> y._op
+    '*'
+    """
+    global grad_enabled
+    previous = grad_enabled
+    grad_enabled = True
+    _update_fast_path()
+    try:
+        yield
+    finally:
+        grad_enabled = previous
+        _update_fast_path()
+
+
+def is_grad_enabled() -> bool:
+    """Whether operations currently record a graph.
+
+    >>> from autodiff import is_grad_enabled
+    >>> is_grad_enabled()
+    True
+    """
+    return grad_enabled
+
+
+@contextmanager
+def detect_anomaly() -> Iterator[None]:
+    """Raise at the first operation whose value or gradient becomes nan or inf.
+
+    Like ``torch.autograd.detect_anomaly``: slower, for debugging.  The error
+    (:class:`autodiff.AnomalyError`) names the operation and its inputs.
+
+    >>> from autodiff import Value, detect_anomaly, AnomalyError
+    >>> with detect_anomaly():
+    ...     try:
+    ...         Value(1000.0, label='x').exp()
+    ...     except AnomalyError as error:
+    ...         print(error)
+    exp produced inf in the forward pass; inputs: x=1000.0
+    """
+    global anomaly_enabled
+    previous = anomaly_enabled
+    anomaly_enabled = True
+    _update_fast_path()
+    try:
+        yield
+    finally:
+        anomaly_enabled = previous
+        _update_fast_path()
+
+
+def is_anomaly_enabled() -> bool:
+    """Whether :func:`detect_anomaly` is active.
+
+    >>> from autodiff import is_anomaly_enabled
+    >>> is_anomaly_enabled()
+    False
+    """
+    return anomaly_enabled
+
+
+class AnomalyError(ArithmeticError):
+    """Raised under :func:`detect_anomaly` where a value or gradient becomes nan/inf.
+
+    >>> issubclass(AnomalyError, ArithmeticError)
+    True
+    """

@@ -1,0 +1,134 @@
+"""The derivative table: one rule per operation, the only place a derivative is written.
+
+Each row pairs an operation's forward function (on floats) with its *local
+derivatives*: for ``out = op(x1, x2, ...)`` the rule returns the partials
+``(∂out/∂x1, ∂out/∂x2, ...)``.  The chain rule then multiplies each by the
+upstream gradient ``∂L/∂out``.
+
+A rule is written with ordinary arithmetic plus a namespace ``m`` for the
+few functions it needs (``m.cos``, ``m.log``, ``m.heaviside``, ...).  So the
+same line serves every consumer:
+
+* the ordinary backward pass calls it with floats and ``m`` = floats' math;
+* ``backward(create_graph=True)`` calls it with the graph's own `Value`
+  nodes and ``m`` = :data:`VALUE_MATH`, so the derivative is itself recorded
+  and can be differentiated again;
+* code generation and the chain-rule explainer call it with symbols.
+
+``None`` in place of a partial marks a *constant of the operation* (the 3 in
+``x ** 3``, the slope of ``leaky_relu``): it is never differentiated, and
+consumers pass it to the rule as a plain number.
+
+Subgradients at kinks follow PyTorch: relu'(0) = 0, abs'(0) = 0,
+leaky_relu'(0) = slope, and min/max split the gradient evenly on a tie.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from autodiff import scalar_math as _floats
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One operation: its name, forward function and local derivatives.
+
+    >>> RULES['*'].partials(_floats, 6.0, 2.0, 3.0)
+    (3.0, 2.0)
+    """
+
+    op: str
+    forward: Callable[..., float]
+    partials: Callable[..., tuple]
+    #: Positions of inputs that are constants of the operation (see above).
+    constants: tuple[int, ...] = ()
+
+
+RULES: dict[str, Rule] = {}
+
+
+def defrule(op: str, forward: Callable[..., float], partials: Callable[..., tuple],
+            constants: tuple[int, ...] = ()) -> None:
+    """Add an operation to the table (used below; also for extensions).
+
+    >>> defrule('square', lambda x: x * x, lambda m, out, x: (2 * x,))
+    >>> RULES['square'].partials(_floats, 9.0, 3.0)
+    (6.0,)
+    >>> del RULES['square']
+    """
+    if op in RULES:
+        raise ValueError(f"operation {op!r} already has a derivative rule")
+    RULES[op] = Rule(op, forward, partials, constants)
+
+
+# op             forward on floats     local derivatives: (m, out, *inputs) -> ∂out/∂each input
+defrule('+',     operator.add,         lambda m, out, a, b: (1.0, 1.0))
+defrule('-',     operator.sub,         lambda m, out, a, b: (1.0, -1.0))
+defrule('*',     operator.mul,         lambda m, out, a, b: (b, a))
+defrule('/',     _floats.divide,       lambda m, out, a, b: (1 / b, -out / b))
+defrule('neg',   operator.neg,         lambda m, out, x: (-1.0,))
+defrule('**',    _floats.power,        lambda m, out, x, n: (n * x ** (n - 1) if n != 0 else 0.0, None),
+        constants=(1,))
+defrule('pow',   _floats.power,        lambda m, out, x, y: (y * x ** (y - 1), m.xlogy(out, x)))
+defrule('exp',   _floats.exp,          lambda m, out, x: (out,))
+defrule('log',   _floats.log,          lambda m, out, x: (1 / x,))
+defrule('log1p', _floats.log1p,        lambda m, out, x: (1 / (1 + x),))
+defrule('sqrt',  _floats.sqrt,         lambda m, out, x: (0.5 / out,))
+defrule('sin',   _floats.sin,          lambda m, out, x: (m.cos(x),))
+defrule('cos',   _floats.cos,          lambda m, out, x: (-m.sin(x),))
+defrule('tanh',  _floats.tanh,         lambda m, out, x: (1 - out * out,))
+defrule('sigmoid', _floats.sigmoid,    lambda m, out, x: (out * (1 - out),))
+defrule('softplus', _floats.softplus,  lambda m, out, x: (m.sigmoid(x),))
+defrule('relu',  _floats.relu,         lambda m, out, x: (m.heaviside(x, 0.0),))
+defrule('leaky_relu', _floats.leaky_relu,
+        lambda m, out, x, slope: (slope + (1 - slope) * m.heaviside(x, 0.0), None),
+        constants=(1,))
+defrule('abs',   abs,                  lambda m, out, x: (m.sign(x),))
+defrule('max',   max,                  lambda m, out, a, b: (m.heaviside(a - b, 0.5), m.heaviside(b - a, 0.5)))
+defrule('min',   min,                  lambda m, out, a, b: (m.heaviside(b - a, 0.5), m.heaviside(a - b, 0.5)))
+
+
+class _ValueMath:
+    """The namespace ``m`` for rules applied to `Value` nodes (higher-order derivatives).
+
+    Smooth functions become recorded operations.  Step functions (heaviside,
+    sign) have derivative zero wherever they are defined, so they return
+    plain constants: exactly right for the next derivative.
+    """
+
+    @staticmethod
+    def cos(x):
+        return x.cos()
+
+    @staticmethod
+    def sin(x):
+        return x.sin()
+
+    @staticmethod
+    def log(x):
+        return x.log()
+
+    @staticmethod
+    def sigmoid(x):
+        return x.sigmoid()
+
+    @staticmethod
+    def heaviside(x, at_zero):
+        return _floats.heaviside(x.data, at_zero)
+
+    @staticmethod
+    def sign(x):
+        return _floats.sign(x.data)
+
+    @staticmethod
+    def xlogy(x, y):
+        return 0.0 if x.data == 0 else x * y.log()
+
+
+#: The namespace ``m`` for rules applied to floats: the floats' own functions.
+FLOAT_MATH = _floats
+#: The namespace ``m`` for rules applied to `Value` nodes.
+VALUE_MATH = _ValueMath()

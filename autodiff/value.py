@@ -1,0 +1,254 @@
+"""`Value`: a scalar that remembers how it was computed.
+
+Every operation returns a new `Value` whose ``_prev`` holds its inputs and
+whose ``_op`` names the operation.  `backward` later walks that graph and
+applies each operation's rule from :mod:`autodiff.rules`.
+
+Unlike micrograd, a node keeps no ``_backward`` closure.  A closure that
+refers to its own node is a reference cycle, so every micrograd graph waits
+for Python's cyclic garbage collector; here a graph is freed by reference
+counting the moment its root is dropped, and a node is five slots.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+from autodiff import modes as _modes
+from autodiff import scalar_math as _floats
+
+Number = int | float
+
+
+class Value:
+    """A scalar node of a computation graph (micrograd-compatible).
+
+    >>> a = Value(2.0, label='a')
+    >>> b = Value(-3.0, label='b')
+    >>> c = a * b + a.exp()
+    >>> c.backward()
+    >>> round(a.grad, 4), b.grad
+    (4.3891, 2.0)
+    """
+
+    __slots__ = ('data', 'grad', 'label', '_op', '_prev')
+
+    def __init__(self, data: Number, _children: tuple = (), _op: str = '', label: str = ''):
+        self.data = data if type(data) is float else _to_float(data)
+        self.grad = 0.0
+        self.label = label
+        self._op = _op
+        self._prev = tuple(_children)
+
+    # ------------------------------------------------------------------
+    # Arithmetic.  The forward value is computed here; the derivative of
+    # each operation lives in one place, autodiff/rules.py.
+    # ------------------------------------------------------------------
+    def __add__(self, other: Value | Number) -> Value:
+        other = other if isinstance(other, Value) else Value(other)
+        return _result(self.data + other.data, '+', (self, other))
+
+    def __radd__(self, other: Number) -> Value:  # other + self
+        return Value(other) + self
+
+    def __sub__(self, other: Value | Number) -> Value:
+        other = other if isinstance(other, Value) else Value(other)
+        return _result(self.data - other.data, '-', (self, other))
+
+    def __rsub__(self, other: Number) -> Value:  # other - self
+        return Value(other) - self
+
+    def __mul__(self, other: Value | Number) -> Value:
+        other = other if isinstance(other, Value) else Value(other)
+        return _result(self.data * other.data, '*', (self, other))
+
+    def __rmul__(self, other: Number) -> Value:  # other * self
+        return Value(other) * self
+
+    def __truediv__(self, other: Value | Number) -> Value:
+        other = other if isinstance(other, Value) else Value(other)
+        return _result(_floats.divide(self.data, other.data), '/', (self, other))
+
+    def __rtruediv__(self, other: Number) -> Value:  # other / self
+        return Value(other) / self
+
+    def __pow__(self, other: Value | Number) -> Value:
+        if isinstance(other, Value):  # a differentiable exponent
+            return _result(_floats.power(self.data, other.data), 'pow', (self, other))
+        exponent = Value(other)  # a constant of the operation, as in x ** 2
+        return _result(_floats.power(self.data, exponent.data), '**', (self, exponent))
+
+    def __rpow__(self, other: Number) -> Value:  # other ** self
+        return Value(other) ** self
+
+    def __neg__(self) -> Value:
+        return _result(-self.data, 'neg', (self,))
+
+    def __pos__(self) -> Value:
+        return self
+
+    def __abs__(self) -> Value:
+        return _result(abs(self.data), 'abs', (self,))
+
+    # ------------------------------------------------------------------
+    # Functions.
+    # ------------------------------------------------------------------
+    def exp(self) -> Value:
+        """e ** self (inf on overflow).  ``Value(0.0).exp().data == 1.0``"""
+        return _result(_floats.exp(self.data), 'exp', (self,))
+
+    def log(self) -> Value:
+        """Natural logarithm; ``ValueError`` unless data > 0.  ``Value(1.0).log().data == 0.0``"""
+        return _result(_floats.log(self.data), 'log', (self,))
+
+    def log1p(self) -> Value:
+        """log(1 + self), accurate near 0; ``ValueError`` unless data > -1."""
+        return _result(_floats.log1p(self.data), 'log1p', (self,))
+
+    def sqrt(self) -> Value:
+        """Square root; ``ValueError`` for negative data.  ``Value(9.0).sqrt().data == 3.0``"""
+        return _result(_floats.sqrt(self.data), 'sqrt', (self,))
+
+    def sin(self) -> Value:
+        """Sine (radians).  ``Value(0.0).sin().data == 0.0``"""
+        return _result(_floats.sin(self.data), 'sin', (self,))
+
+    def cos(self) -> Value:
+        """Cosine (radians).  ``Value(0.0).cos().data == 1.0``"""
+        return _result(_floats.cos(self.data), 'cos', (self,))
+
+    def tanh(self) -> Value:
+        """Hyperbolic tangent; ``Value(1000.0).tanh().data == 1.0``."""
+        return _result(_floats.tanh(self.data), 'tanh', (self,))
+
+    def sigmoid(self) -> Value:
+        """1 / (1 + e^-self), stable: ``Value(-1000.0).sigmoid().data == 0.0``."""
+        return _result(_floats.sigmoid(self.data), 'sigmoid', (self,))
+
+    def relu(self) -> Value:
+        """max(self, 0); its slope at 0 is taken as 0 (PyTorch's convention)."""
+        return _result(_floats.relu(self.data), 'relu', (self,))
+
+    def leaky_relu(self, negative_slope: float = 0.01) -> Value:
+        """self if positive, else ``negative_slope * self``.
+
+        >>> Value(-2.0).leaky_relu(0.1).data
+        -0.2
+        """
+        slope = Value(negative_slope)  # a constant of the operation
+        return _result(_floats.leaky_relu(self.data, slope.data), 'leaky_relu', (self, slope))
+
+    def softplus(self) -> Value:
+        """log(1 + e^self) without overflow; a smooth relu.  Its slope is sigmoid."""
+        return _result(_floats.softplus(self.data), 'softplus', (self,))
+
+    def abs(self) -> Value:
+        """|self|, the same as ``abs(v)``; its slope at 0 is 0 (PyTorch's convention)."""
+        return abs(self)
+
+    def max(self, other: Value | Number) -> Value:
+        """The larger of two values; on a tie each input gets half the gradient.
+
+        >>> Value(2.0).max(3.0).data
+        3.0
+        """
+        other = other if isinstance(other, Value) else Value(other)
+        return _result(max(self.data, other.data), 'max', (self, other))
+
+    def min(self, other: Value | Number) -> Value:
+        """The smaller of two values; on a tie each input gets half the gradient.
+
+        >>> Value(2.0).min(3.0).data
+        2.0
+        """
+        other = other if isinstance(other, Value) else Value(other)
+        return _result(min(self.data, other.data), 'min', (self, other))
+
+    # ------------------------------------------------------------------
+    # Gradients.
+    # ------------------------------------------------------------------
+    def backward(self, gradient: Value | Number = 1.0, *, create_graph: bool = False) -> None:
+        """Fill in ``.grad`` of every node this value depends on (reverse mode).
+
+        ``gradient`` seeds ``self.grad``.  Leaves accumulate across calls
+        (call ``zero_grad`` between steps); a non-leaf shows this pass only.
+        With ``create_graph=True`` the gradients are themselves `Value`
+        graphs, ready to be differentiated again.
+
+        >>> x = Value(3.0)
+        >>> y = x * x
+        >>> y.backward(create_graph=True)
+        >>> x.grad.data              # dy/dx = 2x
+        6.0
+        >>> x.grad.backward()        # adds d(2x)/dx = 2 to x.grad
+        """
+        from autodiff.backward import backward  # the chain rule lives there
+
+        backward(self, gradient, create_graph)
+
+    def detach(self) -> Value:
+        """A new leaf with the same data: a constant, cut from the graph.
+
+        >>> Value(2.0).exp().detach()._prev
+        ()
+        """
+        return Value(self.data)
+
+    def item(self) -> float:
+        """The data as a float (PyTorch's name).  ``Value(2).item() == 2.0``"""
+        return self.data
+
+    def __float__(self) -> float:
+        return self.data
+
+    def __format__(self, spec: str) -> str:
+        # f"{v:.3f}" formats the data; f"{v}" is the repr.
+        return format(self.data, spec) if spec else repr(self)
+
+    def __repr__(self) -> str:
+        if self.label:
+            return f"Value(data={self.data}, grad={self.grad}, label={self.label!r})"
+        return f"Value(data={self.data}, grad={self.grad})"
+
+
+def _to_float(data: object) -> float:
+    """Convert a real number to float; reject everything else by name."""
+    if isinstance(data, numbers.Real):  # int, bool, Fraction, NumPy scalars ...
+        return float(data)
+    raise TypeError(
+        f"Value needs a real number, got {data!r} of type {type(data).__name__}"
+    )
+
+
+# One allocation routine for every operation's result.  Building the node
+# slot by slot (instead of calling Value(...)) skips __init__'s argument
+# parsing and type check, which the forward values here never need.
+_new_node = object.__new__
+
+
+def _result(data: float, op: str, inputs: tuple) -> Value:
+    """The node ``op(*inputs)`` with forward value ``data``."""
+    out = _new_node(Value)
+    out.data = data
+    out.grad = 0.0
+    out.label = ''
+    if _modes.fast_path:  # recording, no anomaly checks: the common case
+        out._op = op
+        out._prev = inputs
+        return out
+    if _modes.anomaly_enabled and not math.isfinite(data):
+        raise _modes.AnomalyError(
+            f"{op} produced {data} in the forward pass; inputs: {describe(inputs)}"
+        )
+    out._op, out._prev = (op, inputs) if _modes.grad_enabled else ('', ())
+    return out
+
+
+def describe(values: tuple) -> str:
+    """``x=1.0, 2.5``: each value's data, after its label when it has one.
+
+    >>> describe((Value(1.0, label='x'), Value(2.5)))
+    'x=1.0, 2.5'
+    """
+    return ', '.join(f"{v.label}={v.data!r}" if v.label else repr(v.data) for v in values)
