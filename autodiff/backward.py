@@ -15,9 +15,6 @@ from autodiff import modes as _modes
 from autodiff.rules import FLOAT_MATH, RULES, VALUE_MATH
 from autodiff.value import Value, describe
 
-# The float loop wants the partials functions only: one dict look-up per node.
-_PARTIALS = {op: rule.partials for op, rule in RULES.items()}
-
 
 def topological_order(root: Value) -> list[Value]:
     """Every node ``root`` depends on, each after all of its inputs.
@@ -118,7 +115,7 @@ def _chain_rule_floats(order: list[Value]) -> None:
     zip per node, the bulk of the loop's own cost.  A partial of ``None``
     marks a constant of the operation, which gets no gradient.
     """
-    partials_of = _PARTIALS
+    rules = RULES
     m = FLOAT_MATH
     node = None
     try:  # free in CPython 3.11+ unless raised; it lets the error name the node
@@ -129,17 +126,17 @@ def _chain_rule_floats(order: list[Value]) -> None:
             g = node.grad
             if len(inputs) == 2:
                 a, b = inputs
-                da, db = partials_of[node._op](m, node.data, a.data, b.data)
+                da, db = rules[node._op].partials(m, node.data, a.data, b.data)
                 if da is not None:
                     a.grad += g * da
                 if db is not None:
                     b.grad += g * db
             elif len(inputs) == 1:
                 (x,) = inputs
-                (dx,) = partials_of[node._op](m, node.data, x.data)
+                (dx,) = rules[node._op].partials(m, node.data, x.data)
                 x.grad += g * dx
             else:
-                partials = partials_of[node._op](m, node.data, *[v.data for v in inputs])
+                partials = rules[node._op].partials(m, node.data, *[v.data for v in inputs])
                 for parent, d in zip(inputs, partials):
                     if d is not None:
                         parent.grad += g * d

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from autodiff import scalar_math as _floats
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Rule:
     """One operation: its name, forward function and local derivatives.
 
