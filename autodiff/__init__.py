@@ -14,6 +14,7 @@ from autodiff.modes import (
     AnomalyError,
     detect_anomaly,
     enable_grad,
+    gc_paused,
     is_anomaly_enabled,
     is_grad_enabled,
     no_grad,
@@ -24,6 +25,6 @@ from autodiff.visualize import draw_dot, draw_graph
 
 __all__ = [
     'Value', 'no_grad', 'enable_grad', 'is_grad_enabled', 'detect_anomaly', 'is_anomaly_enabled',
-    'AnomalyError', 'grad', 'value_and_grad', 'gradients', 'gradcheck', 'topological_order',
+    'AnomalyError', 'gc_paused', 'grad', 'value_and_grad', 'gradients', 'gradcheck', 'topological_order',
     'draw_graph', 'draw_dot', 'RULES', 'Rule', 'defrule',
 ]

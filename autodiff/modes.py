@@ -6,6 +6,7 @@ thread-local: like micrograd, the engine assumes one thread builds a graph.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -113,6 +114,34 @@ def is_anomaly_enabled() -> bool:
     False
     """
     return anomaly_enabled
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector inside the block (a speed-up).
+
+    This engine's graphs hold no reference cycles, so reference counting
+    frees them; yet the cyclic collector, triggered by every few hundred
+    new objects, still walks every live node looking for cycles.  While a
+    graph of tens of thousands of nodes is being built that walk is about
+    half the forward pass.  Inside this block it does not run; anything
+    else that makes cycles there is collected as usual after the block.
+    ``nn.fit`` wraps each training step in it.
+
+    >>> import gc
+    >>> with gc_paused():
+    ...     gc.isenabled()
+    False
+    >>> gc.isenabled()
+    True
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 class AnomalyError(ArithmeticError):

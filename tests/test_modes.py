@@ -11,6 +11,7 @@ from autodiff import (
     Value,
     detect_anomaly,
     enable_grad,
+    gc_paused,
     is_anomaly_enabled,
     is_grad_enabled,
     no_grad,
@@ -69,3 +70,26 @@ def test_without_anomaly_mode_the_same_gradient_is_inf():
     x = Value(1e-320, label='x')
     (x.sqrt() * 1e300).backward()
     assert x.grad == math.inf
+
+
+def test_gc_paused_restores_the_collector_even_after_an_error():
+    import gc
+
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError):
+        with gc_paused():
+            assert not gc.isenabled()
+            raise RuntimeError
+    assert gc.isenabled()
+
+
+def test_gc_paused_leaves_an_already_disabled_collector_disabled():
+    import gc
+
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
