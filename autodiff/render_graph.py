@@ -1,0 +1,132 @@
+"""`Digraph`: a ``graphviz.Digraph`` that renders with or without the ``dot`` program.
+
+This module imports ``graphviz`` at load, so the engine imports it only when
+a picture is asked for (see :func:`autodiff.visualize.draw_graph`).
+
+Everything a ``graphviz.Digraph`` does still works (``.source``, ``.node``,
+``.edge``, ``.save``, ``.copy`` ...).  Three things change:
+
+* ``.pipe`` and ``.render`` use :func:`autodiff.render.choose_renderer`, so SVG
+  falls back to the WebAssembly build of Graphviz when ``dot`` is missing;
+* a missing renderer raises `RendererUnavailable` with a one-line install
+  hint, never graphviz's ``ExecutableNotFound``;
+* in Jupyter, a graph that cannot be rendered shows that hint as text
+  instead of a traceback.
+
+>>> g = Digraph(chainrule_renderer='wasm')
+>>> g.edge('a', 'b')
+>>> 'a -> b' in g.source
+True
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+
+import graphviz
+
+from autodiff.render import RendererUnavailable, choose_renderer, render_source
+
+
+class Digraph(graphviz.Digraph):
+    """A ``graphviz.Digraph`` with a renderer choice: ``'auto'``, ``'dot'`` or ``'wasm'``.
+
+    ``chainrule_renderer=None`` follows the ``CHAINRULE_RENDERER`` environment
+    variable, else ``'auto'`` (``dot`` when installed, else WebAssembly).
+
+    >>> g = Digraph(chainrule_renderer='dot')
+    >>> g.chainrule_renderer, g.copy().chainrule_renderer
+    ('dot', 'dot')
+    """
+
+    def __init__(self, *args, chainrule_renderer: str | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.chainrule_renderer = chainrule_renderer
+
+    def _copy_kwargs(self, **kwargs):
+        # graphviz's Dot._copy_kwargs drops keywords it does not know: add ours after.
+        copied = super()._copy_kwargs(**kwargs)
+        copied['chainrule_renderer'] = self.chainrule_renderer
+        return copied
+
+    def pipe(self, format: str | None = None, renderer: str | None = None,
+             formatter: str | None = None, neato_no_op: bool | int | None = None,
+             quiet: bool = False, *, engine: str | None = None,
+             encoding: str | None = None) -> bytes | str:
+        """The rendered picture as bytes (or text, given ``encoding``), as in graphviz.
+
+        ``renderer``/``formatter`` are graphviz's output plug-ins (cairo, gd ...),
+        honoured by ``dot`` only.
+        """
+        fmt = format or self.format
+        if choose_renderer(self.chainrule_renderer, fmt) == 'dot':
+            try:
+                return super().pipe(format=fmt, renderer=renderer, formatter=formatter,
+                                    neato_no_op=neato_no_op, quiet=quiet, engine=engine,
+                                    encoding=encoding)
+            except graphviz.ExecutableNotFound as error:
+                raise RendererUnavailable(str(error).splitlines()[0]) from error
+        data = render_source(self.source, fmt, 'wasm', engine or self.engine)
+        return data.decode(encoding) if encoding else data
+
+    def render(self, filename: str | os.PathLike | None = None,
+               directory: str | os.PathLike | None = None, view: bool = False,
+               cleanup: bool = False, format: str | None = None, renderer: str | None = None,
+               formatter: str | None = None, neato_no_op: bool | int | None = None,
+               quiet: bool = False, quiet_view: bool = False, *,
+               outfile: str | os.PathLike | None = None, engine: str | None = None,
+               raise_if_result_exists: bool = False, overwrite_source: bool = False) -> str:
+        """Save the DOT source and write the picture next to it; returns the picture's path.
+
+        As in graphviz, ``g.render('graph', format='png')`` writes ``graph``
+        (the DOT source) and ``graph.png``; ``outfile='graph.svg'`` names the
+        picture directly and takes its format from the suffix.
+        """
+        fmt = format
+        if fmt is None and outfile is not None and pathlib.Path(outfile).suffix:
+            fmt = pathlib.Path(outfile).suffix[1:]
+        fmt = (fmt or self.format).lower()
+        if choose_renderer(self.chainrule_renderer, fmt) == 'dot':
+            try:
+                return super().render(filename, directory, view, cleanup, fmt, renderer, formatter,
+                                      neato_no_op, quiet, quiet_view, outfile=outfile, engine=engine,
+                                      raise_if_result_exists=raise_if_result_exists,
+                                      overwrite_source=overwrite_source)
+            except graphviz.ExecutableNotFound as error:
+                raise RendererUnavailable(str(error).splitlines()[0]) from error
+        picture = render_source(self.source, fmt, 'wasm', engine or self.engine)
+        if outfile is not None:
+            target = pathlib.Path(outfile) if directory is not None else pathlib.Path(self.directory, outfile)
+            if filename is None:
+                filename = target.with_suffix('.gv').name
+                directory = target.parent
+        source_path = self.save(filename, directory=directory)
+        target = target if outfile is not None else pathlib.Path(f"{source_path}.{fmt}")
+        if raise_if_result_exists and target.exists():
+            raise graphviz.FileExistsError(f"output file exists: {os.fspath(target)!r}")
+        target.write_bytes(picture)
+        if cleanup:
+            os.remove(source_path)
+        if view or quiet_view:
+            self._view(target, format=fmt, quiet=quiet_view)
+        return os.fspath(target)
+
+    def svg(self) -> str:
+        """The picture as SVG text (``dot`` or the WebAssembly fallback)."""
+        return self.pipe(format='svg', encoding='utf-8')
+
+    def _repr_mimebundle_(self, include=None, exclude=None, **_):
+        # Jupyter calls this to show the graph inline.  Without a renderer the
+        # cell shows the one-line install hint, not a traceback.
+        try:
+            return super()._repr_mimebundle_(include, exclude)
+        except RendererUnavailable as error:
+            return {'text/plain': f"{error}\n(the DOT source is in .source)"}
+
+    def _repr_svg_(self) -> str | None:
+        # For front-ends that ask for SVG by the older IPython protocol.
+        try:
+            return self.svg()
+        except RendererUnavailable:
+            return None
