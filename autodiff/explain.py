@@ -33,6 +33,7 @@ uses.  Constants of an operation (the 3 of ``x ** 3``) are written as numbers.
 
 from __future__ import annotations
 
+import ast
 import html
 from dataclasses import dataclass, field
 
@@ -128,7 +129,7 @@ class BackwardStep:
         local_value = _num(self.local, n, wrap=True)
         product = f"{_num(self.upstream, n, wrap=True)} · "
         formula = self.local_formula
-        if formula is not None and ' ' in formula and not _bracketed(formula):
+        if formula is not None and _needs_brackets(formula):
             formula = f"({formula})"  # 1 · (1 - v * v), not 1 · 1 - v * v
         if formula is None or formula == _num(self.local, n):
             middle = f"{product}{local_value}"
@@ -202,6 +203,9 @@ class Explanation:
         step, as the notes write them) and the gradient of every leaf."""
         out = ['Forward pass, in topological order:']
         out += ['  ' + step.text() for step in self.forward]
+        generated = [name for node, name in self.names.items() if name != node.label]
+        if generated:
+            out.append(f"  ({', '.join(generated)}: names given to unlabelled values, in topological order)")
         out += ['', f"Backward pass: ∂{self.root}/∂{self.root} = {_num(self.seed, self.digits)}, then "
                 "each step multiplies the upstream gradient by a local derivative (chain rule):"]
         if table:
@@ -383,16 +387,17 @@ def _symbol(name: str) -> Symbol:
     return Symbol(name if name.isidentifier() else f"({name})")
 
 
-def _bracketed(text: str) -> bool:
-    """True when the whole text is one parenthesized group: ``(a + b)`` but not ``(a) + (b)``."""
-    if not (text.startswith('(') and text.endswith(')')):
-        return False
-    depth = 0
-    for i, ch in enumerate(text):
-        depth += {'(': 1, ')': -1}.get(ch, 0)
-        if depth == 0 and i < len(text) - 1:
-            return False
-    return True
+def _needs_brackets(formula: str) -> bool:
+    """True when a formula must be bracketed to be multiplied: ``1 - v * v`` but not ``cos(x)``.
+
+    >>> _needs_brackets('1 - v * v'), _needs_brackets('heaviside(a, 0)'), _needs_brackets('-x')
+    (True, False, True)
+    """
+    try:  # the formulas are Python expressions (see autodiff.symbolic)
+        tree = ast.parse(formula, mode='eval').body
+    except SyntaxError:  # a label that is no Python name: judge by the spaces around operators
+        return ' ' in formula
+    return isinstance(tree, (ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare, ast.IfExp))
 
 
 def _formula(op: str, args: list[str]) -> str:

@@ -49,7 +49,7 @@ def draw_graph(root: Value, rankdir: str = 'LR', format: str = 'svg', *,
                color_by: str | None = 'role', parameters: Iterable[Value] = (),
                group: str | None = None, legend: bool = True, title: str | None = None,
                renderer: str | None = None, grads: Mapping[Value, float] | None = None,
-               highlight: Iterable[Value] = ()) -> Digraph:
+               highlight: Iterable[Value] | Mapping[Value, str] = ()) -> Digraph:
     """A Graphviz picture of the graph below ``root``: one box per value
     (label, data, grad), one small node per operation between its inputs
     and its output.  Displays inline in Jupyter.
@@ -70,8 +70,8 @@ def draw_graph(root: Value, rankdir: str = 'LR', format: str = 'svg', *,
     * ``legend``: a caption with the color key and what was grouped; ``title``.
     * ``renderer``: ``'auto'``, ``'dot'`` or ``'wasm'`` (see :mod:`autodiff.render`).
     * ``grads``: gradients to show instead of ``.grad`` (a node missing from
-      the mapping shows ``grad ?``); ``highlight``: nodes to outline in red.
-      The backward player uses these two.
+      the mapping shows ``grad ?``); ``highlight``: nodes to outline in red,
+      or a mapping from node to outline color.  The backward player uses these two.
 
     >>> x = Value(2.0, label='x')
     >>> dot = draw_graph(x * x)
@@ -92,7 +92,7 @@ def draw_graph(root: Value, rankdir: str = 'LR', format: str = 'svg', *,
     shown_grad = _grad_reader(grads)
     largest = max((abs(g) for g in map(shown_grad, layout.order) if g is not None and math.isfinite(g)),
                   default=0.0)
-    highlighted = set(highlight)
+    outlines = dict(highlight) if isinstance(highlight, Mapping) else dict.fromkeys(highlight, _HIGHLIGHT)
 
     dot = Digraph(format=format, chainrule_renderer=renderer,
                 graph_attr={'rankdir': rankdir, 'fontname': _FONT, 'fontsize': '12'},
@@ -113,8 +113,10 @@ def draw_graph(root: Value, rankdir: str = 'LR', format: str = 'svg', *,
         fill = (ROLE_COLORS[layout.role(node)] if color_by == 'role'
                 else _grad_color(shown_grad(node), largest) if color_by == 'grad' else '#ffffff')
         style = {'style': 'filled', 'fillcolor': fill}
-        if node in highlighted or any(member in highlighted for member in extra_members.get(node, ())):
-            style.update(color=_HIGHLIGHT, penwidth='3')
+        outline = outlines.get(node) or next(
+            (outlines[m] for m in extra_members.get(node, ()) if m in outlines), None)
+        if outline:
+            style.update(color=outline, penwidth='3')
         target.node(uid, label='{ ' + ' | '.join(fields or [' ']) + ' }', shape='record', **style)
 
     def op_node(uid: str, label: str, target, tooltip: str = '') -> None:

@@ -1,0 +1,153 @@
+"""``chainrule explain``: the chain rule of any small expression, from the command line.
+
+::
+
+    chainrule explain "(x + y) * z" x=1 y=3 z=-3 [--svg graph.svg] [--html steps.html]
+
+prints the forward values, every chain-rule step and the gradient of every
+input, and writes the graph picture (``--svg``) and the step-by-step player
+(``--html``) when asked.  The expression is read by :mod:`autodiff.expression`
+(numbers, names, ``+ - * / **``, unary minus, the engine's functions; never
+``eval``).  The output is called ``f`` (``out`` if ``f`` is a variable).
+
+Exit codes: 0 done; 2 the input was refused (one line on stderr); 1 the
+expression cannot be evaluated or differentiated at those values, or a file
+could not be written (one line on stderr).
+
+The ``chainrule`` console script adds this as its ``explain`` subcommand
+through `add_arguments` and `run`:
+
+>>> import argparse
+>>> parser = argparse.ArgumentParser(prog='chainrule explain')
+>>> add_arguments(parser)
+>>> run(parser.parse_args(['x * x', 'x=3']))  # doctest: +ELLIPSIS
+Forward pass, in topological order:
+  x = 3
+  f = x * x = 3 * 3 = 9
+...
+Gradients:
+  ∂f/∂x = 6
+0
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+
+from autodiff.expression import FUNCTIONS, ExpressionError, evaluate, parse, variable_names
+from autodiff.render import RENDERERS, RendererUnavailable
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``explain`` arguments to ``parser`` (a subcommand's parser).
+
+    >>> p = argparse.ArgumentParser()
+    >>> add_arguments(p)
+    >>> p.parse_args(['x + 1', 'x=2', '--svg', 'g.svg']).svg
+    'g.svg'
+    """
+    parser.description = ("Show the forward values, every chain-rule step and each input's gradient "
+                          "for an expression such as \"(x + y) * z\".")
+    parser.add_argument('expression', help="the expression: numbers, names, + - * / **, unary minus and "
+                        f"the functions {', '.join(FUNCTIONS)}")
+    parser.add_argument('values', nargs='*', metavar='NAME=VALUE',
+                        help='a value for each name in the expression, e.g. x=1 y=3 z=-3')
+    parser.add_argument('--svg', metavar='PATH', help='write the graph, with gradients, as an SVG file')
+    parser.add_argument('--html', metavar='PATH',
+                        help='write the step-by-step backward player as one self-contained HTML file')
+    parser.add_argument('--renderer', choices=RENDERERS, default=None,
+                        help="Graphviz's dot program, its WebAssembly build, or auto (the default; "
+                             "also set by CHAINRULE_RENDERER)")
+    parser.add_argument('--digits', type=int, default=4, help='significant digits shown (default 4)')
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``chainrule explain`` with parsed arguments; returns the exit code."""
+    try:
+        parse(args.expression)
+        values = _read_values(args.values)
+        missing = [name for name in variable_names(args.expression) if name not in values]
+        if missing:
+            raise ExpressionError(f"no value for {', '.join(missing)}: add "
+                                  f"{' '.join(name + '=1.5' for name in missing)}")
+        if not 1 <= args.digits <= 17:
+            raise ExpressionError(f"--digits must be between 1 and 17, got {args.digits}")
+    except ExpressionError as error:
+        return _fail(2, f"refused: {error}")
+
+    try:
+        from autodiff.explain import explain  # the engine's own modules: fast, stdlib only
+
+        root = evaluate(args.expression, values)
+        root.label = 'f' if 'f' not in values else 'out'
+        explanation = explain(root, digits=args.digits)
+        unused = [name for name in values if name not in explanation.names.values()]
+    except ExpressionError as error:
+        return _fail(2, f"refused: {error}")
+    except (ArithmeticError, ValueError) as error:
+        return _fail(1, f"cannot evaluate {args.expression!r} here: {_one_line(error)}")
+
+    _print(explanation.text())
+    for name in unused:
+        _print(f"  ∂{explanation.root}/∂{name} = 0   ({name} does not appear in the expression)")
+
+    try:
+        if args.svg:
+            from autodiff.visualize import draw_graph
+
+            root.backward()  # the picture shows the engine's own gradients
+            with open(args.svg, 'w', encoding='utf-8') as f:
+                f.write(draw_graph(root, renderer=args.renderer).svg())
+            _print(f"\nwrote the graph to {args.svg}")
+        if args.html:
+            from autodiff.player import play_backward
+
+            play_backward(root, renderer=args.renderer).save_html(args.html)
+            _print(f"wrote the step-by-step player to {args.html}")
+    except RendererUnavailable as error:
+        return _fail(1, f"cannot draw the graph: {_one_line(error)}")
+    except OSError as error:
+        return _fail(1, f"cannot write {error.filename or 'the file'}: {error.strerror or error}")
+    return 0
+
+
+def _read_values(pairs: list[str]) -> dict[str, float]:
+    """``['x=1', 'y=-2.5']`` → ``{'x': 1.0, 'y': -2.5}``, refusing anything else."""
+    values: dict[str, float] = {}
+    for pair in pairs:
+        name, sep, text = pair.partition('=')
+        name = name.strip()
+        if not sep or not name.isidentifier():
+            raise ExpressionError(f"expected NAME=VALUE, got {pair!r}")
+        if name.startswith('__') or name in FUNCTIONS:
+            raise ExpressionError(f"{name!r} cannot be a variable name")
+        if name in values:
+            raise ExpressionError(f"{name} is given twice")
+        try:
+            value = float(text)
+        except ValueError:
+            raise ExpressionError(f"the value of {name} must be a number, got {text!r}") from None
+        if not math.isfinite(value):
+            raise ExpressionError(f"the value of {name} must be a finite number, got {text!r}")
+        values[name] = value
+    return values
+
+
+def _one_line(error: BaseException) -> str:
+    return ' '.join(str(error).split())
+
+
+def _fail(code: int, message: str) -> int:
+    print(f"chainrule explain: {_one_line(message)}", file=sys.stderr)
+    return code
+
+
+def _print(text: str) -> None:
+    # A terminal that cannot show ∂ still gets the numbers rather than a traceback.
+    try:
+        print(text)
+    except UnicodeEncodeError:
+        encoding = getattr(sys.stdout, 'encoding', None) or 'ascii'
+        print(text.encode(encoding, 'replace').decode(encoding))
