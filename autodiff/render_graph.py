@@ -89,8 +89,10 @@ class Digraph(graphviz.Digraph):
         fmt = (fmt or self.format).lower()
         if choose_renderer(self.chainrule_renderer, fmt) == 'dot':
             try:
-                return super().render(filename, directory, view, cleanup, fmt, renderer, formatter,
-                                      neato_no_op, quiet, quiet_view, outfile=outfile, engine=engine,
+                return super().render(filename, directory=directory, view=view, cleanup=cleanup,
+                                      format=fmt, renderer=renderer, formatter=formatter,
+                                      neato_no_op=neato_no_op, quiet=quiet, quiet_view=quiet_view,
+                                      outfile=outfile, engine=engine,
                                       raise_if_result_exists=raise_if_result_exists,
                                       overwrite_source=overwrite_source)
             except graphviz.ExecutableNotFound as error:

@@ -106,10 +106,10 @@ def draw_graph(root: Value, rankdir: str = 'LR', format: str = 'svg', *,
         if extra:
             fields.append(_escape(extra))
         if show_data:
-            fields.append(f"data {fmt(node.data)}")
+            fields.append(f"data {_escape(fmt(node.data))}")
         if show_grad:
             g = shown_grad(node)
-            fields.append(f"grad {'?' if g is None else fmt(g)}")
+            fields.append(f"grad {'?' if g is None else _escape(fmt(g))}")
         fill = (ROLE_COLORS[layout.role(node)] if color_by == 'role'
                 else _grad_color(shown_grad(node), largest) if color_by == 'grad' else '#ffffff')
         style = {'style': 'filled', 'fillcolor': fill}

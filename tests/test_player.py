@@ -1,0 +1,210 @@
+"""The backward player: its frames, its self-contained page, and the page in a real headless Chromium.
+
+The browser is driven over the Chrome DevTools Protocol through
+``--remote-debugging-pipe`` (JSON messages on file descriptors 3 and 4), so
+the test needs no package beyond the standard library; it is skipped when
+no Chromium is installed (Debian: ``apt-get install chromium``).
+"""
+
+import base64
+import fcntl
+import json
+import os
+import re
+import select
+import shutil
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from autodiff import Value
+from autodiff.player import RECEIVING, SENDING, play_backward
+from autodiff.render import available_renderers
+
+
+def notes_example():
+    x, y, z = Value(1.0, label='x'), Value(3.0, label='y'), Value(-3.0, label='z')
+    p = x + y
+    p.label = 'p'
+    g = p * z
+    g.label = 'g'
+    return g, x, y, z, p
+
+
+def test_frames_follow_the_backward_pass():
+    g, x, y, z, p = notes_example()
+    player = play_backward(g)
+    assert len(player) == 2 + 4
+    assert player[0].caption == 'Forward pass done: g = -12. No gradient is known yet.'
+    assert 'grad ?' in player[0].graph.source and 'grad 1.0000' not in player[0].graph.source
+    assert player[1].caption == 'Seed: ∂g/∂g = 1'
+    assert player[3].caption == '2. ∂g/∂z = ∂g/∂g · ∂g/∂z = 1 · p = 1 · 4 = 4'
+    third = player[3].graph.source
+    assert 'z | data -3.0000 | grad 4.0000' in third and 'x | data 1.0000 | grad ? }' in third
+    assert f'color="{SENDING}"' in third and f'color="{RECEIVING}"' in third
+    last = player[-1].graph.source
+    g.backward()
+    for node in (x, y, z, p, g):
+        assert f"{node.label} | data {node.data:.4f} | grad {node.grad:.4f}" in last
+    assert [frame.index for frame in player] == list(range(6))
+
+
+def test_the_page_is_self_contained(tmp_path):
+    if not available_renderers():
+        pytest.skip('no Graphviz renderer installed (dot or chainrule[viz])')
+    g, *_ = notes_example()
+    path = play_backward(g).save_html(tmp_path / 'steps.html')
+    page = open(path, encoding='utf-8').read()
+    assert page.count('<figure class="frame"') == 6 and page.count('<svg') == 6
+    assert '<!DOCTYPE svg' not in page and '<?xml' not in page
+    assert not re.search(r'<(script|img|link|iframe)[^>]*(src|href)=', page)
+    assert not re.search(r'url\(|@import', page)
+    urls = set(re.findall(r'https?://[^\s"\'<>]+', page))
+    assert urls <= {'http://www.w3.org/2000/svg', 'http://www.w3.org/1999/xlink'}  # namespaces, never fetched
+
+
+# ----------------------------------------------------------------------------
+# A real browser
+# ----------------------------------------------------------------------------
+CHROMIUM = next((shutil.which(n) for n in ('chromium', 'chromium-browser', 'google-chrome') if shutil.which(n)),
+                None)
+
+
+class Browser:
+    """Just enough of the DevTools protocol: open a page, evaluate, press keys, take a screenshot."""
+
+    def __init__(self, profile):
+        to_browser_r, self.to_browser = os.pipe()
+        self.from_browser, from_browser_w = os.pipe()
+        # Chromium reads commands on fd 3 and writes replies on fd 4.
+        high_r = fcntl.fcntl(to_browser_r, fcntl.F_DUPFD_CLOEXEC, 10)
+        high_w = fcntl.fcntl(from_browser_w, fcntl.F_DUPFD_CLOEXEC, 10)
+
+        def wire_pipes():
+            os.dup2(high_r, 3)
+            os.dup2(high_w, 4)
+
+        self.process = subprocess.Popen(
+            [CHROMIUM, '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+             '--disable-background-networking', '--disable-component-update', '--disable-sync',
+             f'--user-data-dir={profile}', '--remote-debugging-pipe', '--window-size=1200,800', 'about:blank'],
+            preexec_fn=wire_pipes, close_fds=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for fd in (to_browser_r, from_browser_w, high_r, high_w):
+            os.close(fd)
+        self.buffer, self.last_id, self.session = b'', 0, None
+
+    def send(self, method, **params):
+        self.last_id += 1
+        message = {'id': self.last_id, 'method': method, 'params': params}
+        if self.session and not method.startswith(('Target.', 'Browser.')):
+            message['sessionId'] = self.session
+        os.write(self.to_browser, json.dumps(message).encode() + b'\0')
+        deadline = time.monotonic() + 20
+        while True:
+            while b'\0' in self.buffer:
+                raw, self.buffer = self.buffer.split(b'\0', 1)
+                reply = json.loads(raw)
+                if reply.get('id') == self.last_id:
+                    if 'error' in reply:
+                        raise RuntimeError(f"{method}: {reply['error']}")
+                    return reply['result']
+            ready, _, _ = select.select([self.from_browser], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                raise TimeoutError(f"Chromium did not answer {method}")
+            chunk = os.read(self.from_browser, 1 << 20)
+            if not chunk:
+                raise RuntimeError('Chromium closed the pipe')
+            self.buffer += chunk
+
+    def open(self, url):
+        target = self.send('Target.createTarget', url=url)['targetId']
+        self.session = self.send('Target.attachToTarget', targetId=target, flatten=True)['sessionId']
+        for _ in range(100):
+            if self.evaluate("location.protocol === 'file:' && document.readyState === 'complete'"):
+                return
+            time.sleep(0.05)
+        raise TimeoutError(f"{url} did not load")
+
+    def evaluate(self, expression):
+        result = self.send('Runtime.evaluate', expression=expression, returnByValue=True)
+        if 'exceptionDetails' in result:
+            raise RuntimeError(result['exceptionDetails'])
+        return result['result'].get('value')
+
+    def press(self, key, key_code):
+        for kind in ('keyDown', 'keyUp'):
+            self.send('Input.dispatchKeyEvent', type=kind, key=key, code=key, windowsVirtualKeyCode=key_code)
+
+    def screenshot(self):
+        return base64.b64decode(self.send('Page.captureScreenshot', format='png')['data'])
+
+    def close(self):
+        try:
+            self.send('Browser.close')
+            self.process.wait(10)
+        except Exception:
+            self.process.kill()
+            self.process.wait(10)
+        os.close(self.to_browser)
+        os.close(self.from_browser)
+
+
+@pytest.fixture
+def browser():
+    if CHROMIUM is None:
+        pytest.skip('Chromium is not installed (Debian: apt-get install chromium)')
+    with tempfile.TemporaryDirectory() as profile:
+        b = Browser(profile)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def test_the_player_in_headless_chromium(browser, tmp_path):
+    if not available_renderers():
+        pytest.skip('no Graphviz renderer installed (dot or chainrule[viz])')
+    g, *_ = notes_example()
+    path = play_backward(g).save_html(tmp_path / 'steps.html')
+    browser.open('file://' + os.path.abspath(path))
+
+    counter = "document.querySelector('.counter').textContent"
+    visible = "[...document.querySelectorAll('figure.frame')].filter(f => !f.hidden).map(f => f.dataset.index)"
+    caption = "document.querySelector('figure.frame:not([hidden]) figcaption').textContent"
+    assert browser.evaluate(counter) == 'frame 1 of 6'
+    assert browser.evaluate(visible) == ['0']
+
+    browser.evaluate("document.querySelector('.next').click()")
+    assert browser.evaluate(counter) == 'frame 2 of 6' and browser.evaluate(caption) == 'Seed: ∂g/∂g = 1'
+    browser.press('ArrowRight', 39)
+    browser.press('ArrowRight', 39)
+    assert browser.evaluate(visible) == ['3']
+    assert browser.evaluate(caption) == '2. ∂g/∂z = ∂g/∂g · ∂g/∂z = 1 · p = 1 · 4 = 4'
+    browser.press('ArrowLeft', 37)
+    assert browser.evaluate(counter) == 'frame 3 of 6'
+    browser.evaluate("document.querySelector('.prev').click()")
+    assert browser.evaluate(counter) == 'frame 2 of 6'
+    browser.press('End', 35)
+    assert browser.evaluate(counter) == 'frame 6 of 6'
+
+    browser.evaluate("document.querySelector('.play').click()")  # from the last frame, play restarts
+    assert browser.evaluate(counter) == 'frame 1 of 6'
+    assert 'Pause' in browser.evaluate("document.querySelector('.play').textContent")
+    time.sleep(1.5)  # one tick of the 1.2 s timer
+    assert browser.evaluate(counter) == 'frame 2 of 6'
+    browser.evaluate("document.querySelector('.play').click()")
+
+    browser.press('ArrowRight', 39)
+    browser.press('ArrowRight', 39)  # frame 4: ∂g/∂z arrives
+    size = browser.evaluate("(r => [r.width, r.height])(document.querySelector("
+                            "'figure.frame:not([hidden]) svg').getBoundingClientRect())")
+    assert size[0] > 300 and size[1] > 100
+    texts = browser.evaluate("[...document.querySelectorAll('figure.frame:not([hidden]) svg text')]"
+                             ".map(t => t.textContent)")
+    assert {'g', 'p', 'x', 'y', 'z', 'grad 4.0000', 'data -12.0000'} <= set(texts)
+    png = browser.screenshot()
+    assert png[:8] == b'\x89PNG\r\n\x1a\n' and len(png) > 10_000
+    shot = os.environ.get('CHAINRULE_PLAYER_SCREENSHOT')  # keep it to look at, when asked
+    (open(shot, 'wb') if shot else open(tmp_path / 'player.png', 'wb')).write(png)
