@@ -9,6 +9,7 @@
 """
 
 from autodiff.backward import gradients, topological_order
+from autodiff.explain import explain
 from autodiff.functional import grad, gradcheck, value_and_grad
 from autodiff.modes import (
     AnomalyError,
@@ -19,6 +20,7 @@ from autodiff.modes import (
     is_grad_enabled,
     no_grad,
 )
+from autodiff.player import play_backward
 from autodiff.rules import RULES, Rule, defrule
 from autodiff.value import Value
 from autodiff.visualize import draw_dot, draw_graph
@@ -28,3 +30,4 @@ __all__ = [
     'AnomalyError', 'gc_paused', 'grad', 'value_and_grad', 'gradients', 'gradcheck', 'topological_order',
     'draw_graph', 'draw_dot', 'RULES', 'Rule', 'defrule',
 ]
+__all__ += ['explain', 'play_backward']
