@@ -9,6 +9,7 @@
 """
 
 from autodiff.backward import gradients, topological_order
+from autodiff.compile import CompiledBatch, CompiledFunction, TraceMismatchError, compile, compile_batch
 from autodiff.explain import explain
 from autodiff.functional import grad, gradcheck, value_and_grad
 from autodiff.modes import (
@@ -31,3 +32,4 @@ __all__ = [
     'draw_graph', 'draw_dot', 'RULES', 'Rule', 'defrule',
 ]
 __all__ += ['explain', 'play_backward']
+__all__ += ['compile', 'compile_batch', 'CompiledFunction', 'CompiledBatch', 'TraceMismatchError']

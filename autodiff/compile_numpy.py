@@ -26,10 +26,25 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
+try:  # NumPy is the optional extra chainrule[fast]; without it this module loads but cannot run
+    import numpy as np
+except ImportError:  # pragma: no cover - exercised on installs without NumPy
+    np = None
 
-from autodiff import compile as _compile
-from autodiff.compile import BatchPlan, Step, forward_expression, function_names, operand_text
+from autodiff.compile import (
+    BatchPlan,
+    Step,
+    _flatten,
+    _grads_return,
+    _penalty_lines,
+    _unpack_lines,
+    backward_lines,
+    derivative_text,
+    forward_expression,
+    function_names,
+    local_derivatives,
+    operand_text,
+)
 from autodiff.rules import RULES
 from autodiff.symbolic import Symbol
 
@@ -107,12 +122,14 @@ def _heaviside(x: Any, at_zero: float) -> Any:
     return np.heaviside(x, at_zero)
 
 
-_ARRAY_FUNCTIONS: dict[str, Callable[..., Any]] = {
-    'exp': np.exp, 'log': log, 'log1p': log1p, 'sqrt': sqrt, 'sin': np.sin, 'cos': np.cos,
-    'tanh': np.tanh, 'sigmoid': sigmoid, 'softplus': softplus, 'relu': relu, 'leaky_relu': leaky_relu,
-    'divide': divide, 'power': power, 'heaviside': _heaviside, 'sign': np.sign, 'xlogy': xlogy,
-    'abs': np.abs, 'max': np.maximum, 'min': np.minimum,
-}
+def _array_functions() -> dict[str, Callable[..., Any]]:
+    """Each scalar_math name the generated code calls, on arrays."""
+    return {
+        'exp': np.exp, 'log': log, 'log1p': log1p, 'sqrt': sqrt, 'sin': np.sin, 'cos': np.cos,
+        'tanh': np.tanh, 'sigmoid': sigmoid, 'softplus': softplus, 'relu': relu, 'leaky_relu': leaky_relu,
+        'divide': divide, 'power': power, 'heaviside': _heaviside, 'sign': np.sign, 'xlogy': xlogy,
+        'abs': np.abs, 'max': np.maximum, 'min': np.minimum,
+    }
 
 
 def namespace() -> dict[str, Any]:
@@ -121,10 +138,13 @@ def namespace() -> dict[str, Any]:
     An operation added with `defrule` whose forward function has no array
     version here runs element by element (correct, not fast).
     """
+    if np is None:
+        raise ImportError("the numpy backend needs NumPy: pip install 'chainrule[fast]'")
+    arrays = _array_functions()
     space: dict[str, Any] = {'np': np, 'dot': np.dot, 'total': np.sum}
     for op, name in function_names().items():
-        space[name] = _ARRAY_FUNCTIONS.get(name) or np.vectorize(RULES[op].forward, otypes=[float])
-    for name, function in _ARRAY_FUNCTIONS.items():
+        space[name] = arrays.get(name) or np.vectorize(RULES[op].forward, otypes=[float])
+    for name, function in arrays.items():
         space.setdefault(name, function)
     return space
 
@@ -220,7 +240,7 @@ def find_layers(plan: BatchPlan, min_width: int = 2) -> list[Layer]:
                 uses[o] = uses.get(o, 0) + 1
     if isinstance(plan.example.output, str):
         uses[plan.example.output] = uses.get(plan.example.output, 0) + 1
-    shared_inputs = {n for i in plan.shared for n in _compile._flatten(plan.example.layouts[i])}
+    shared_inputs = {n for i in plan.shared for n in _flatten(plan.example.layouts[i])}
     groups: dict[tuple[str, ...], list] = {}
     claimed: set[str] = set()
     for step in reversed(steps):  # outermost adds first: each chain is found from its end
@@ -266,7 +286,7 @@ def numpy_batch_source(plan: BatchPlan, fuse_layers: bool = True) -> str:
 
     lines = [f"def {example.name}_batch({', '.join(params)}):"]
     for i in plan.shared:
-        lines += _compile._unpack_lines(names[i], example.layouts[i], '    ')
+        lines += _unpack_lines(names[i], example.layouts[i], '    ')
     for i in plan.batched:
         lines.append(f"    {params[i]} = np.asarray({params[i]}, dtype=float)")
     first = params[plan.batched[0]]
@@ -317,10 +337,10 @@ def numpy_batch_source(plan: BatchPlan, fuse_layers: bool = True) -> str:
         lines += _step_backward(step, has_grad, plan)
     if plan.hoisted:
         lines.append('    # backward through the once-per-batch operations')
-        more, _ = _compile.backward_lines(plan.hoisted, set(), accumulators, plan.wanted, '    ')
+        more, _ = backward_lines(plan.hoisted, set(), accumulators, plan.wanted, '    ')
         lines += more
-    lines += _compile._penalty_lines(plan, accumulators, fnames)
-    grads = _compile._grads_return(example.layouts, plan.chosen, plan.argnums, accumulators)
+    lines += _penalty_lines(plan, accumulators, fnames)
+    grads = _grads_return(example.layouts, plan.chosen, plan.argnums, accumulators)
     lines.append(f"    return value, {grads}")
     return '\n'.join(lines)
 
@@ -336,23 +356,23 @@ def _step_backward(step: Step, has_grad: set[str], plan: BatchPlan) -> list[str]
     """One per-example step's local derivatives, as whole-batch lines."""
     lines = []
     upstream = Symbol('grad_' + step.name)
-    for i, d in _compile.local_derivatives(step):
+    for i, d in local_derivatives(step):
         target = step.operands[i]
         if target not in plan.wanted:
             continue
         contribution = upstream * d
         if not isinstance(contribution, Symbol) and contribution == 0:
             continue
-        comment = f"  # {step.op}: ∂{step.name}/∂{target} = {_compile.derivative_text(d)}"
+        comment = f"  # {step.op}: ∂{step.name}/∂{target} = {derivative_text(d)}"
         if target in plan.batched_names:
-            text = _compile.derivative_text(contribution)
+            text = derivative_text(contribution)
             lines.append(f"    grad_{target} = grad_{target} + {text}{comment}" if target in has_grad
                          else f"    grad_{target} = {text}{comment}")
         else:  # a shared value: sum this contribution over the examples
             if isinstance(d, Symbol) and d.text in plan.batched_names:
                 summed = f"dot({upstream.text}, {d.text})"
             else:
-                summed = f"total({_compile.derivative_text(contribution)})"
+                summed = f"total({derivative_text(contribution)})"
             lines.append(f"    grad_{target} += {summed}{comment}")
         has_grad.add(target)
     return lines
