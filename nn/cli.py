@@ -151,7 +151,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--hidden', type=_sizes, default=[16, 16], metavar='SIZES',
                         help='hidden layer sizes, comma-separated (default: 16,16)')
     parser.add_argument('--activation', choices=('relu', 'tanh', 'sigmoid'), default='relu')
-    parser.add_argument('--init', choices=('uniform', 'xavier', 'he'), default='uniform')
+    parser.add_argument('--init', choices=('auto', 'uniform', 'xavier', 'he'), default='auto',
+                        help="weight initialization (default: he for relu, xavier for tanh/sigmoid)")
     parser.add_argument('--loss', choices=('auto', 'mse', 'hinge', 'bce', 'bce_logits', 'cross_entropy'),
                         default='auto', help='default: bce_logits for 2 classes, cross_entropy '
                         'for more, mse for regression')
@@ -190,7 +191,10 @@ def run_train(args: argparse.Namespace) -> int:
     X_test = data.standardize(X_test, mean, std)[0]
 
     outputs = n_classes if loss == 'cross_entropy' else 1
-    model = MLP(len(X[0]), args.hidden + [outputs], activation=args.activation, init=args.init,
+    init = args.init
+    if init == 'auto':  # scaled to the layer sizes, so a deep or wide MLP starts out well-behaved
+        init = 'he' if args.activation == 'relu' else 'xavier'
+    model = MLP(len(X[0]), args.hidden + [outputs], activation=args.activation, init=init,
                 output_activation='sigmoid' if loss == 'bce' else 'linear', seed=args.seed)
     if args.optimizer == 'adam':
         optimizer = Adam(model.parameters(), lr=args.lr)

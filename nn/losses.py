@@ -45,8 +45,8 @@ def binary_cross_entropy(probabilities: Sequence[Scalar] | Scalar, targets: Sequ
                          reduction: str = 'mean', eps: float = BCE_EPS) -> Value:
     """-(y log p + (1 - y) log(1 - p)) for probabilities p and targets y in [0, 1].
 
-    Safe at p = 0 and p = 1: each p is first squeezed into [eps, 1 - eps]
-    by ``eps + (1 - 2 eps) p``.  Unlike a clamp, the squeeze keeps a slope,
+    Safe at p = 0 and p = 1: p and 1 - p are first squeezed into
+    [eps, 1 - eps] by ``eps + (1 - 2 eps) p``.  Unlike a clamp, the squeeze keeps a slope,
     so a confidently wrong prediction still learns.  A logit-producing
     model should use `binary_cross_entropy_with_logits` instead: it is
     exact and needs no eps.
@@ -63,8 +63,9 @@ def binary_cross_entropy(probabilities: Sequence[Scalar] | Scalar, targets: Sequ
     for p, y in zip(probabilities, targets):
         _check_range(p, 0.0, 1.0, 'binary_cross_entropy: probability')
         _check_range(y, 0.0, 1.0, 'binary_cross_entropy: target')
-        p = eps + (1 - 2 * eps) * p
-        terms.append(-(y * p.log() + (1 - y) * (1 - p).log()))
+        # 1 - p is squeezed on its own: 1 - (squeezed p) would lose eps to rounding near p = 1.
+        squeeze = 1 - 2 * eps
+        terms.append(-(y * (eps + squeeze * p).log() + (1 - y) * (eps + squeeze * (1 - p)).log()))
     return _reduce(terms, reduction)
 
 
