@@ -91,7 +91,7 @@ class History:
     @property
     def wall_time(self) -> float:
         """Total training time in seconds."""
-        return sum(self.seconds)
+        return sum(s for s in self.seconds if s is not None)
 
     def to_dict(self) -> dict:
         """Every column as a list, plus ``stopped_early``, ``best_epoch`` and ``wall_time``."""
