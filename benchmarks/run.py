@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import gc
+import importlib.metadata
 import io
 import json
 import math
@@ -399,7 +400,7 @@ def machine() -> dict:
     versions = {'python': platform.python_version()}
     for name, module in (('micrograd', micrograd), ('numpy', np), ('torch', torch)):
         if module is not None:
-            versions[name] = getattr(module, '__version__', 'installed')
+            versions[name] = getattr(module, '__version__', None) or importlib.metadata.version(name)
     return {'cpu': model, 'cores': os.cpu_count(), 'platform': platform.platform(), 'versions': versions}
 
 
@@ -421,7 +422,8 @@ def table(results: dict) -> str:
         out.write(f"    {n:>9} " + ''.join(f"{row[name]:22.3f}" if name in row else f"{'-':>22}"
                                            for name in names) + '\n')
     for label, key, unit in (('W3  wide balanced sum of products', 'W3', 'µs/node'),
-                             ('W4  memory of the W3 graph', 'W4', 'bytes/node')):
+                             ('W4  memory of the W3 graph, tracemalloc (torch: its C++ tensors are '
+                              'invisible to tracemalloc, not comparable)', 'W4', 'bytes/node')):
         base = results[key].get('micrograd')
         out.write(f"{label} ({unit})\n")
         for name, v in results[key].items():
@@ -437,11 +439,13 @@ def profile_eager_step() -> str:
     engine = ScalarEngine(MLP(2, [16, 16, 1]), X, Y)
     engine.step(0, 100)
     gc.collect()
+    gc.freeze()  # as in the timings: the collection sees this step's objects only
     profiler = cProfile.Profile()
     profiler.enable()
     engine.step(1, 100)
     gc.collect()
     profiler.disable()
+    gc.unfreeze()
     text = io.StringIO()
     pstats.Stats(profiler, stream=text).sort_stats('tottime').print_stats(10)
     return text.getvalue()
