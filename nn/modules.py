@@ -68,6 +68,11 @@ class Module:
     """
 
     def __call__(self, x):
+        """The forward pass; every subclass defines its own.
+
+        >>> isinstance(Neuron(1)([2.0]), Value)
+        True
+        """
         raise NotImplementedError(f"{type(self).__name__} must define __call__")
 
     # ------------------------------------------------------------------
@@ -144,7 +149,11 @@ class Module:
                         yield f"{attr}.{i}", element
 
     def extra_repr(self) -> str:
-        """What to show between the parentheses of this module's repr line."""
+        """What to show between the parentheses of this module's repr line.
+
+        >>> Layer(3, 2).extra_repr()
+        '3, 2, relu'
+        """
         return ''
 
     def __repr__(self) -> str:
@@ -224,7 +233,11 @@ class Module:
             p.data = float(state[name])
 
     def config(self) -> dict:
-        """The constructor arguments that rebuild this model's shape (see `load_model`)."""
+        """The constructor arguments that rebuild this model's shape (see `load_model`).
+
+        >>> Module().config()
+        {}
+        """
         return {}
 
     def save(self, path: str | os.PathLike) -> None:
@@ -258,6 +271,15 @@ class Module:
         A file that is not valid JSON (truncated, say), not a chainrule
         model, or made for a different shape raises ``ValueError`` naming the
         offending key or size, and leaves the model unchanged.
+
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), 'small.json')
+        >>> MLP(2, [3, 1], seed=0).save(path)
+        >>> try:
+        ...     MLP(2, [4, 1]).load(path)
+        ... except ValueError as error:
+        ...     print(str(error).split(': ', 1)[1])
+        state has 13 values, the model 17 parameters; missing key 'layers.0.neurons.3.w.0' (and 3 more)
         """
         document = read_model_file(path)
         try:
@@ -401,6 +423,15 @@ def read_model_file(path: str | os.PathLike) -> dict:
 
     Raises ``ValueError`` (naming the file and the problem) for anything
     else: not JSON, truncated, another format, or a bad ``parameters`` entry.
+
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), 'cut.json')
+    >>> with open(path, 'w') as file:
+    ...     _ = file.write('{"format": "chainrule.nn", "para')
+    >>> read_model_file(path)
+    Traceback (most recent call last):
+    ...
+    ValueError: ...cut.json: not valid JSON, perhaps truncated (...)
     """
     try:
         with open(path, encoding='utf-8') as file:

@@ -102,7 +102,11 @@ class Optimizer:
 
     @property
     def lr(self) -> float:
-        """The learning rate the next `step` will use."""
+        """The learning rate the next `step` will use.
+
+        >>> SGD([Value(0.0)], lr=step_decay(1.0, step_size=1, gamma=0.5)).lr
+        1.0
+        """
         lr = self.schedule(self.steps)
         if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not math.isfinite(lr) or lr < 0:
             raise ValueError(f"the learning-rate schedule gave {lr!r} at step {self.steps}; "
@@ -110,12 +114,27 @@ class Optimizer:
         return float(lr)
 
     def zero_grad(self) -> None:
-        """Set every parameter's gradient to 0 (gradients accumulate otherwise)."""
+        """Set every parameter's gradient to 0 (gradients accumulate otherwise).
+
+        >>> w = Value(1.0)
+        >>> w.grad = 5.0
+        >>> SGD([w], lr=0.1).zero_grad()
+        >>> w.grad
+        0.0
+        """
         for p in self.params:
             p.grad = 0.0
 
     def step(self) -> None:
-        """Update every parameter from its current gradient."""
+        """Update every parameter from its current gradient.
+
+        >>> w = Value(1.0)
+        >>> w.grad = 2.0
+        >>> opt = SGD([w], lr=0.25)
+        >>> opt.step()
+        >>> w.data, opt.steps
+        (0.5, 1)
+        """
         lr = self.lr
         for i, p in enumerate(self.params):
             p.data = self._updated(i, p.data, float(p.grad), lr)

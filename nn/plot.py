@@ -46,6 +46,12 @@ def plot_history(history: History, path: str | os.PathLike | None = None) -> Fig
     """Loss per epoch (training and validation), and accuracy beside it when measured.
 
     Saved to ``path`` when given (the format follows the extension: .png, .svg, .pdf).
+
+    >>> from nn.train import History
+    >>> h = History()
+    >>> h.record(epoch=1, loss=1.0, val_loss=1.2)
+    >>> [line.get_label() for line in plot_history(h).axes[0].get_lines()]
+    ['training', 'validation']
     """
     has_accuracy = any(a is not None for a in history.accuracy)
     figure = _matplotlib_figure(figsize=(10 if has_accuracy else 5.5, 4), layout='constrained')

@@ -42,6 +42,16 @@ class TrainingDiverged(ArithmeticError):
     """The loss became nan or inf: almost always a learning rate that is too large.
 
     ``history`` holds the epochs completed before it happened.
+
+    >>> from nn import MLP
+    >>> from nn.optim import SGD
+    >>> model = MLP(1, [1], seed=0)
+    >>> try:
+    ...     fit(model, [[1.0], [3.0]], [1.0, 3.0], optimizer=SGD(model.parameters(), lr=100.0),
+    ...         epochs=500, progress=False)
+    ... except TrainingDiverged as error:
+    ...     print(str(error).split(': ')[1])
+    training diverged. The learning rate (100) is probably too large; try a smaller one, e.g. 10.
     """
 
     def __init__(self, message: str, epoch: int, history: History):
@@ -81,7 +91,13 @@ class History:
     COLUMNS = ('epoch', 'loss', 'accuracy', 'val_loss', 'val_accuracy', 'lr', 'updates', 'seconds')
 
     def record(self, **row) -> None:
-        """Append one epoch's figures (missing ones are None)."""
+        """Append one epoch's figures (missing ones are None).
+
+        >>> h = History()
+        >>> h.record(epoch=1, loss=0.25)
+        >>> h.loss, h.accuracy
+        ([0.25], [None])
+        """
         for name in self.COLUMNS:
             getattr(self, name).append(row.get(name))
 
@@ -90,23 +106,52 @@ class History:
 
     @property
     def wall_time(self) -> float:
-        """Total training time in seconds."""
+        """Total training time in seconds.
+
+        >>> h = History()
+        >>> h.record(epoch=1, loss=1.0, seconds=0.5)
+        >>> h.record(epoch=2, loss=0.5, seconds=0.25)
+        >>> h.wall_time
+        0.75
+        """
         return sum(s for s in self.seconds if s is not None)
 
     def to_dict(self) -> dict:
-        """Every column as a list, plus ``stopped_early``, ``best_epoch`` and ``wall_time``."""
+        """Every column as a list, plus ``stopped_early``, ``best_epoch`` and ``wall_time``.
+
+        >>> sorted(History().to_dict())[:3]
+        ['accuracy', 'best_epoch', 'epoch']
+        """
         out = {name: list(getattr(self, name)) for name in self.COLUMNS}
         out.update(stopped_early=self.stopped_early, best_epoch=self.best_epoch, wall_time=self.wall_time)
         return out
 
     def to_json(self, path: str | os.PathLike) -> None:
-        """Write `to_dict` as JSON (missing figures are null)."""
+        """Write `to_dict` as JSON (missing figures are null).
+
+        >>> import json, os, tempfile
+        >>> h = History()
+        >>> h.record(epoch=1, loss=0.5)
+        >>> path = os.path.join(tempfile.mkdtemp(), 'history.json')
+        >>> h.to_json(path)
+        >>> json.load(open(path))['accuracy']
+        [None]
+        """
         with open(path, 'w', encoding='utf-8') as file:
             json.dump(self.to_dict(), file, indent=1)
             file.write('\n')
 
     def to_csv(self, path: str | os.PathLike) -> None:
-        """Write one row per epoch with a header; missing figures are empty cells."""
+        """Write one row per epoch with a header; missing figures are empty cells.
+
+        >>> import os, tempfile
+        >>> h = History()
+        >>> h.record(epoch=1, loss=0.5, lr=0.1)
+        >>> path = os.path.join(tempfile.mkdtemp(), 'history.csv')
+        >>> h.to_csv(path)
+        >>> open(path).read().splitlines()
+        ['epoch,loss,accuracy,val_loss,val_accuracy,lr,updates,seconds', '1,0.5,,,,0.1,,']
+        """
         with open(path, 'w', encoding='utf-8', newline='') as file:
             writer = csv.writer(file)
             writer.writerow(self.COLUMNS)
@@ -147,6 +192,14 @@ def fit(model: Module, X: Sequence, y: Sequence, *, loss: str | LossFunction = '
     Raises `TrainingDiverged` naming the epoch when the loss becomes nan
     or inf.  The training loss of an epoch is the mean over its batches,
     each measured before its update (as micrograd's demo prints it).
+
+    >>> from nn import MLP, make_moons, to_signs
+    >>> X, y = make_moons(n_samples=40, noise=0.1, random_state=0)
+    >>> model = MLP(2, [8, 8, 1], seed=0)
+    >>> history = fit(model, X, to_signs(y), loss='hinge', optimizer=SGD(model.parameters(), lr=0.1),
+    ...               epochs=20, batch_size=10, progress=False)
+    >>> history.updates[0], history.accuracy[-1] > 0.8       # 40 examples, 10 at a time
+    (4, True)
     """
     loss_fn = _loss_function(loss)
     if len(X) != len(y):
