@@ -23,7 +23,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Sequence
 
-from autodiff import Value, draw_graph
+from autodiff import Value, draw_graph, explain_command
 from nn import data
 from nn.losses import hinge_loss
 from nn.modules import MLP
@@ -67,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_command(commands, 'demo', "train micrograd's two-moons demo and draw the results",
                 add_demo_arguments, run_demo)
     add_command(commands, 'train', 'train an MLP on a built-in data set', add_train_arguments, run_train)
+    add_command(commands, 'explain', 'show the chain rule step by step for an expression',
+                explain_command.add_arguments, explain_command.run)
     return parser
 
 

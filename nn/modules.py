@@ -48,11 +48,14 @@ class Parameter(Value):
     results.  Modules label each one with its dotted name.
 
     >>> p = Parameter(0.5, label='w.0')
-    >>> isinstance(p, Value), isinstance(p * 2, Parameter)
-    (True, False)
+    >>> isinstance(p, Value), isinstance(p * 2, Parameter), Parameter.is_parameter
+    (True, False, True)
     """
 
     __slots__ = ()
+    #: What `autodiff.draw_graph` looks for to color parameters (the engine
+    #: cannot import nn, so it asks the type rather than checking isinstance).
+    is_parameter = True
 
 
 class Module:

@@ -219,3 +219,15 @@ def test_no_stray_files_in_the_working_folder(tmp_path, monkeypatch):
     assert main(['train', '--samples', '20', '--epochs', '1', '--quiet']) == 0
     assert sorted(os.listdir(tmp_path)) == ['chainrule-train']
     assert '.chainrule-write-test' not in os.listdir(tmp_path / 'chainrule-train')
+
+
+def test_explain_is_a_chainrule_subcommand(capsys):
+    # The notes' example through the console entry point: ∂f/∂z = x + y = 4.
+    assert main(['explain', '(x + y) * z', 'x=1', 'y=3', 'z=-3']) == 0
+    out = capsys.readouterr().out
+    assert '∂f/∂z = 4' in out and '∂f/∂x = -3' in out
+
+
+def test_explain_refuses_unsafe_input_with_exit_2(capsys):
+    assert main(['explain', "__import__('os').system('true')"]) == 2
+    assert 'refused' in capsys.readouterr().err
