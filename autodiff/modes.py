@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 #: Operations record their inputs (build a graph) only while this is True.
 grad_enabled: bool = True
@@ -19,13 +19,24 @@ anomaly_enabled: bool = False
 fast_path: bool = True
 
 
-def _update_fast_path() -> None:
-    global fast_path
-    fast_path = grad_enabled and not anomaly_enabled
-
-
 @contextmanager
-def no_grad() -> Iterator[None]:
+def _switched(*, grad: bool | None = None, anomaly: bool | None = None) -> Iterator[None]:
+    """Set the switches for a block and restore them after it, even on error."""
+    global grad_enabled, anomaly_enabled, fast_path
+    saved = grad_enabled, anomaly_enabled
+    if grad is not None:
+        grad_enabled = grad
+    if anomaly is not None:
+        anomaly_enabled = anomaly
+    fast_path = grad_enabled and not anomaly_enabled
+    try:
+        yield
+    finally:
+        grad_enabled, anomaly_enabled = saved
+        fast_path = grad_enabled and not anomaly_enabled
+
+
+def no_grad() -> AbstractContextManager[None]:
     """Within this block operations record no graph (results are leaves).
 
     Use it for evaluation and for updating parameters in place.
@@ -37,19 +48,10 @@ def no_grad() -> Iterator[None]:
     >>> y._prev
     ()
     """
-    global grad_enabled
-    previous = grad_enabled
-    grad_enabled = False
-    _update_fast_path()
-    try:
-        yield
-    finally:
-        grad_enabled = previous
-        _update_fast_path()
+    return _switched(grad=False)
 
 
-@contextmanager
-def enable_grad() -> Iterator[None]:
+def enable_grad() -> AbstractContextManager[None]:
     """Record a graph again inside a ``no_grad`` block.
 
     >>> from autodiff import Value, no_grad, enable_grad
@@ -59,15 +61,7 @@ def enable_grad() -> Iterator[None]:
     >>> y._op
     '*'
     """
-    global grad_enabled
-    previous = grad_enabled
-    grad_enabled = True
-    _update_fast_path()
-    try:
-        yield
-    finally:
-        grad_enabled = previous
-        _update_fast_path()
+    return _switched(grad=True)
 
 
 def is_grad_enabled() -> bool:
@@ -80,8 +74,7 @@ def is_grad_enabled() -> bool:
     return grad_enabled
 
 
-@contextmanager
-def detect_anomaly() -> Iterator[None]:
+def detect_anomaly() -> AbstractContextManager[None]:
     """Raise at the first operation whose value or gradient becomes nan or inf.
 
     Like ``torch.autograd.detect_anomaly``: slower, for debugging.  The error
@@ -95,15 +88,7 @@ def detect_anomaly() -> Iterator[None]:
     ...         print(error)
     exp produced inf in the forward pass; inputs: x=1000.0
     """
-    global anomaly_enabled
-    previous = anomaly_enabled
-    anomaly_enabled = True
-    _update_fast_path()
-    try:
-        yield
-    finally:
-        anomaly_enabled = previous
-        _update_fast_path()
+    return _switched(anomaly=True)
 
 
 def is_anomaly_enabled() -> bool:
