@@ -46,7 +46,7 @@ from autodiff.compile import (
     operand_text,
 )
 from autodiff.rules import RULES
-from autodiff.symbolic import Symbol
+from autodiff.symbolic import SYMBOLIC_MATH, Symbol
 
 
 # ----------------------------------------------------------------------
@@ -224,6 +224,23 @@ def _weight_times_input(step: Step | None, batched: set[str], shared_inputs: set
     return None
 
 
+def fusion_matches_the_rules() -> bool:
+    """Whether the rule table's ``*`` and ``+`` are what a fused layer's backward assumes.
+
+    A layer's backward, ``∂W = G Xᵀ, ∂b = Σ G, ∂X = Wᵀ G``, is the chain rule
+    through ``b + Σ w·x`` with ∂(w·x)/∂w = x, ∂(w·x)/∂x = w and ∂(a + b)/∂a =
+    ∂(a + b)/∂b = 1.  Those partials are read from the table here, not
+    assumed: were a rule ever changed, layers would simply not be fused.
+
+    >>> fusion_matches_the_rules()
+    True
+    """
+    w, x, out = Symbol('w'), Symbol('x'), Symbol('out')
+    times = RULES['*'].partials(SYMBOLIC_MATH, out, w, x)
+    plus = RULES['+'].partials(SYMBOLIC_MATH, out, w, x)
+    return [str(d) for d in times] == ['x', 'w'] and list(plus) == [1, 1]
+
+
 def find_layers(plan: BatchPlan, min_width: int = 2) -> list[Layer]:
     """Groups of per-example linear combinations (neurons) that read the same inputs.
 
@@ -279,7 +296,7 @@ def numpy_batch_source(plan: BatchPlan, fuse_layers: bool = True) -> str:
     example, names, params = plan.example, plan.example.arg_names, plan.parameters
     fnames = function_names()
     accumulators = set(plan.accumulators)
-    layers = find_layers(plan) if fuse_layers else []
+    layers = find_layers(plan) if fuse_layers and fusion_matches_the_rules() else []
     layer_of_output = {out: (layer, j) for layer in layers for j, out in enumerate(layer.outputs)}
     # Steps inside a layer's chains are computed by its matrix product.
     fused = set().union(*(layer.internal for layer in layers)) - set(layer_of_output)
@@ -393,7 +410,11 @@ def _layer_forward(layer: Layer) -> list[str]:
 
 
 def _layer_backward(layer: Layer, has_grad: set[str], plan: BatchPlan) -> list[str]:
-    """The chain rule through a layer: ∂W = G Xᵀ, ∂b = Σ G, ∂X = Wᵀ G."""
+    """The chain rule through a layer: ∂W = G Xᵀ, ∂b = Σ G, ∂X = Wᵀ G.
+
+    These follow from the table's rules for ``*`` and ``+``, which
+    :func:`fusion_matches_the_rules` reads before any layer is fused.
+    """
     name = layer.name
     rows = ', '.join(f"grad_{o}" if o in has_grad else 'zero' for o in layer.outputs)
     lines = [f"    # {name} backward: grad_W = G @ Xᵀ, grad_b = G summed over examples, grad_X = Wᵀ @ G",

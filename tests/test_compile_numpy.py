@@ -77,3 +77,13 @@ def test_auto_backend_picks_numpy_when_installed():
     f = compile_batch(lambda w, x: w * x, (1.0, 1.0), batched=[1], backend='auto')
     assert f.backend == 'numpy'
     assert f(2.0, [1.0, 3.0]) == (4.0, 2.0)
+
+
+def test_layers_are_fused_only_while_the_rule_table_says_what_fusion_assumes(monkeypatch):
+    from autodiff import RULES, Rule
+    from autodiff.compile_numpy import fusion_matches_the_rules
+
+    assert fusion_matches_the_rules()
+    changed = Rule('*', RULES['*'].forward, lambda m, out, a, b: (2 * b, a))
+    monkeypatch.setitem(RULES, '*', changed)
+    assert not fusion_matches_the_rules()
