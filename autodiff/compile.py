@@ -116,26 +116,31 @@ class Program:
     steps: list[Step]
     output: Operand
     inputs: list[str] = field(default_factory=list)
+    #: What a ``has_aux`` function returned beside its value: an operand, or a list of them.
+    aux: Operand | list[Operand] | None = None
 
     def signature(self) -> list[tuple]:
         """The program with constants written as text (so nan equals nan), for comparisons."""
         def key(operand: Operand) -> Operand:
             return operand if isinstance(operand, str) else number_text(operand)
+        aux = [] if self.aux is None else [('aux', key(a)) for a in _aux_list(self.aux)]
         return [(s.name, s.op, tuple(key(o) for o in s.operands)) for s in self.steps] + [
-            ('output', key(self.output))]
+            ('output', key(self.output))] + aux
 
 
 # ----------------------------------------------------------------------
 # Tracing: run the function on Values and read the graph back.
 # ----------------------------------------------------------------------
 def trace(fn: Callable[..., Any], example_args: Sequence[Any], *,
-          arg_names: Sequence[str] | None = None, prefix: str = 'v', taken: set[str] = frozenset()
-          ) -> Program:
+          arg_names: Sequence[str] | None = None, prefix: str = 'v', taken: set[str] = frozenset(),
+          has_aux: bool = False) -> Program:
     """Run ``fn`` on `Value` leaves made from ``example_args`` and record its operations.
 
     Arguments may be numbers, `Value` objects (used as the inputs themselves,
     so a model's own parameters can be inputs), or (nested) lists of them.
     Operations whose operands are all constants are folded to constants.
+    With ``has_aux`` the function returns ``(value, aux)``, aux a scalar or a
+    list of scalars to be reported (not differentiated), as in JAX.
 
     >>> program = trace(lambda w, x: w[0] * x + w[1], ([2.0, 1.0], 3.0))
     >>> program.layouts
@@ -152,6 +157,13 @@ def trace(fn: Callable[..., Any], example_args: Sequence[Any], *,
         layouts.append(layout)
     with enable_grad():
         result = fn(*traced_args)
+    aux: Any = None
+    if has_aux:
+        if not (isinstance(result, tuple) and len(result) == 2):
+            raise TypeError(f"{_function_name(fn)} has aux: it must return (value, aux), got {result!r}")
+        result, aux = result
+        if not all(isinstance(a, (Value, numbers.Real)) for a in _aux_list(aux)):
+            raise TypeError(f"{_function_name(fn)}: aux must be a scalar or a list of scalars, got {aux!r}")
     if not isinstance(result, (Value, numbers.Real)):
         raise TypeError(f"{_function_name(fn)} must return a scalar (a Value or a number), got {result!r}")
 
@@ -159,7 +171,10 @@ def trace(fn: Callable[..., Any], example_args: Sequence[Any], *,
     taken = set(inputs.values()) | _RESERVED | set(taken)
     counter = itertools.count(1)
     steps: list[Step] = []
-    for node in (_topological_order(result, inputs) if isinstance(result, Value) else []):
+    # The value's graph first, in the eager order; then whatever only the aux needs.
+    roots = [r for r in [result] + _aux_list(aux) if isinstance(r, Value)]
+    order = [node for root in roots for node in _topological_order(root, inputs)]
+    for node in order:
         if node in operand_of:
             continue
         operands = tuple(operand_of[parent] for parent in node._prev)
@@ -173,8 +188,19 @@ def trace(fn: Callable[..., Any], example_args: Sequence[Any], *,
         name = _node_name(node, prefix, counter, taken)
         steps.append(Step(name, node._op, operands))
         operand_of[node] = name
-    output = operand_of[result] if isinstance(result, Value) else float(result)
-    return Program(_function_name(fn), names, layouts, steps, output, list(inputs.values()))
+    def operand(node: Value | numbers.Real) -> Operand:
+        return operand_of[node] if isinstance(node, Value) else float(node)
+    program_aux = None if aux is None else (
+        [operand(a) for a in aux] if isinstance(aux, (list, tuple)) else operand(aux))
+    return Program(_function_name(fn), names, layouts, steps, operand(result), list(inputs.values()),
+                   program_aux)
+
+
+def _aux_list(aux: Any) -> list:
+    """The aux of a ``has_aux`` function as a list (empty for none)."""
+    if aux is None:
+        return []
+    return list(aux) if isinstance(aux, (list, tuple)) else [aux]
 
 
 def _make_inputs(arg: Any, name: str, inputs: dict[Value, str]) -> tuple[Any, Layout]:
@@ -298,7 +324,7 @@ def namespace() -> dict[str, Any]:
 
 #: Names the generated code relies on: user variables are renamed around them.
 _RESERVED = set(namespace()) | {'abs', 'max', 'min', 'len', 'zip', 'math', 'float', 'ValueError',
-                                'seed', 'total', 'count', 'example'}
+                                'seed', 'total', 'count', 'example', 'aux'}
 
 
 def operand_text(operand: Operand) -> str:
@@ -713,6 +739,8 @@ def python_batch_source(plan: BatchPlan) -> str:
     lines += [f"    grad_{n} = 0.0" for n in plan.accumulators]
     lines.append("    seed = 1 / count  # ∂mean/∂(one example's value)")
     lines.append("    total = 0.0")
+    if example.aux is not None:
+        lines.append("    aux = []  # one entry per example")
     targets = ', '.join(names[i] for i in plan.batched)
     sources = params[plan.batched[0]] if len(plan.batched) == 1 else \
         f"zip({', '.join(params[i] for i in plan.batched)})"
@@ -723,6 +751,8 @@ def python_batch_source(plan: BatchPlan) -> str:
     lines += [f"        {s.name} = {forward_expression(s, fnames)}" for s in plan.looped]
     output = example.output
     lines.append(f"        total += {operand_text(output)}")
+    if example.aux is not None:
+        lines.append(f"        aux.append({aux_text(example.aux)})")
     lines.append('        # backward: grad_v is ∂(this example\'s value)/∂v, times seed')
     seeded = set()
     if output in plan.batched_names:
@@ -739,8 +769,19 @@ def python_batch_source(plan: BatchPlan) -> str:
     lines.append('    value = total / count')
     lines += _penalty_lines(plan, accumulators, fnames)
     grads = _grads_return(example.layouts, plan.chosen, plan.argnums, accumulators)
-    lines.append(f"    return value, {grads}")
+    lines.append(f"    return {'(value, aux)' if example.aux is not None else 'value'}, {grads}")
     return '\n'.join(lines)
+
+
+def aux_text(aux: Operand | list[Operand]) -> str:
+    """One example's aux as a Python expression: a name or literal, or a list of them.
+
+    >>> aux_text('v3'), aux_text(['v1', 2.0])
+    ('v3', '[v1, 2]')
+    """
+    if isinstance(aux, list):
+        return '[' + ', '.join(map(operand_text, aux)) + ']'
+    return operand_text(aux)
 
 
 def _penalty_lines(plan: BatchPlan, accumulators: set[str], fnames: dict[str, str]) -> list[str]:
@@ -766,6 +807,8 @@ class CompiledBatch:
     ``value`` is the mean of the example function over the batch (plus the
     penalty, if any), ``grads`` its gradient with respect to the shared
     arguments (all of them unless ``argnums`` chose), in their shapes.
+    With ``has_aux`` the call returns ``(value, aux), grads``: ``aux`` has
+    one entry per example, what the example function returned beside its value.
 
     >>> f = compile_batch(lambda w, x, y: (w[0] * x - y) ** 2, ([1.0], 0.0, 0.0), batched=(1, 2))
     >>> f([2.0], [1.0, 2.0], [1.0, 1.0])      # mean of (2x - y)²: (1 + 9) / 2
@@ -774,10 +817,11 @@ class CompiledBatch:
 
     def __init__(self, example_fn: Callable[..., Any], example_args: Sequence[Any],
                  batched: Sequence[int], argnums: int | Sequence[int] | None,
-                 penalty: Callable[..., Any] | None, backend: str, check: bool):
+                 penalty: Callable[..., Any] | None, backend: str, check: bool, has_aux: bool = False):
         self.example_fn = example_fn
         self.check_every_call = check
-        self.example = trace(example_fn, example_args)
+        self.has_aux = has_aux
+        self.example = trace(example_fn, example_args, has_aux=has_aux)
         self.penalty = None
         batched_positions = _argnum_list(list(batched), len(example_args))
         shared = [i for i in range(len(example_args)) if i not in batched_positions]
@@ -815,7 +859,8 @@ class CompiledBatch:
             one = list(args)
             for i, item in zip(batched, examples):
                 one[i] = item
-            compare_traces(self.example, trace(self.example_fn, one, arg_names=self.example.arg_names))
+            compare_traces(self.example, trace(self.example_fn, one, arg_names=self.example.arg_names,
+                                               has_aux=self.has_aux))
         return True
 
 
@@ -833,7 +878,7 @@ def _choose_backend(backend: str) -> str:
 
 def compile_batch(example_fn: Callable[..., Any], example_args: Sequence[Any], *, batched: Sequence[int],
                   argnums: int | Sequence[int] | None = 0, penalty: Callable[..., Any] | None = None,
-                  backend: str = 'python', check: bool = False) -> CompiledBatch:
+                  backend: str = 'python', check: bool = False, has_aux: bool = False) -> CompiledBatch:
     """Compile the mean of a per-example function over batches, with its gradient.
 
     ``example_fn(*args)`` computes one example's value; ``example_args``
@@ -844,11 +889,17 @@ def compile_batch(example_fn: Callable[..., Any], example_args: Sequence[Any], *
     ``None`` for all shared arguments, as a tuple).  ``penalty(*shared_args)``, if given, is added once
     (weight decay, say).  ``backend`` is ``'python'`` (a loop over examples),
     ``'numpy'`` (every operation on whole arrays; needs ``chainrule[fast]``)
-    or ``'auto'`` (NumPy when installed).
+    or ``'auto'`` (NumPy when installed).  ``has_aux=True``: ``example_fn``
+    returns ``(value, aux)`` (aux: a scalar or list of scalars, say the
+    model's output) and the call gives ``(value, aux per example), grads``.
 
     >>> loss = compile_batch(lambda w, x: (w * x).relu(), (1.0, 1.0), batched=[1],
     ...                      penalty=lambda w: 0.5 * w * w)
     >>> loss(3.0, [1.0, -1.0, 2.0])        # mean(3, 0, 6) + 0.5 * 9; slope: mean(1, 0, 2) + 3
     (7.5, 4.0)
+    >>> with_outputs = compile_batch(lambda w, x: ((w * x).relu(), w * x), (1.0, 1.0), batched=[1],
+    ...                              has_aux=True)
+    >>> with_outputs(3.0, [1.0, -1.0])     # the mean, each example's w * x, and the slope
+    ((1.5, [3.0, -3.0]), 0.5)
     """
-    return CompiledBatch(example_fn, example_args, batched, argnums, penalty, backend, check)
+    return CompiledBatch(example_fn, example_args, batched, argnums, penalty, backend, check, has_aux)

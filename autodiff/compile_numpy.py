@@ -34,6 +34,7 @@ except ImportError:  # pragma: no cover - exercised on installs without NumPy
 from autodiff.compile import (
     BatchPlan,
     Step,
+    _aux_list,
     _flatten,
     _grads_return,
     _penalty_lines,
@@ -255,8 +256,10 @@ def find_layers(plan: BatchPlan, min_width: int = 2) -> list[Layer]:
         for o in s.operands:
             if isinstance(o, str):
                 uses[o] = uses.get(o, 0) + 1
-    if isinstance(plan.example.output, str):
-        uses[plan.example.output] = uses.get(plan.example.output, 0) + 1
+    # The output and the aux are read after the forward pass: a chain must not be fused through them.
+    for name in [plan.example.output] + _aux_list(plan.example.aux):
+        if isinstance(name, str):
+            uses[name] = uses.get(name, 0) + 1
     shared_inputs = {n for i in plan.shared for n in _flatten(plan.example.layouts[i])}
     groups: dict[tuple[str, ...], list] = {}
     claimed: set[str] = set()
@@ -358,8 +361,20 @@ def numpy_batch_source(plan: BatchPlan, fuse_layers: bool = True) -> str:
         lines += more
     lines += _penalty_lines(plan, accumulators, fnames)
     grads = _grads_return(example.layouts, plan.chosen, plan.argnums, accumulators)
-    lines.append(f"    return value, {grads}")
+    if example.aux is None:
+        lines.append(f"    return value, {grads}")
+    else:
+        lines.append(f"    return (value, {_aux_lines(example.aux)}), {grads}")
     return '\n'.join(lines)
+
+
+def _aux_lines(aux: Any) -> str:
+    """The aux of every example as plain lists (a number per example, or a row)."""
+    def column(operand: Any) -> str:  # a shared value or constant is the same for every example
+        return f"np.broadcast_to({operand_text(operand)}, (count,)).astype(float)"
+    if isinstance(aux, list):
+        return f"np.stack([{', '.join(map(column, aux))}], axis=1).tolist()" if aux else "[[]] * count"
+    return f"{column(aux)}.tolist()"
 
 
 def _column_lines(source: str, layout: Any, index: tuple[int, ...]) -> list[str]:

@@ -280,3 +280,27 @@ def test_operations_that_do_not_reach_the_output_are_not_compiled():
     compiled = compile(f, (6.0,))
     assert 'log' not in compiled.source
     assert compiled(1.0) == (2.0, (2.0,))
+
+
+def test_batch_with_aux_reports_each_examples_outputs():
+    # The aux holds the model's output per example (nn.fit counts correct predictions with it),
+    # and here also a value the loss never reads (2·score enters the aux only).
+    model, X, Y = demo_problem(0, n=7)
+    params = model.parameters()
+    data = [p.data for p in params]
+    with_aux = compile_batch(lambda ps, x, y: ((1 + -y * model(x)).relu(), [model(x), 2.0 * model(x)]),
+                             (params, X[0], Y[0]), batched=(1, 2), has_aux=True)
+    plain = compile_batch(lambda ps, x, y: (1 + -y * model(x)).relu(), (params, X[0], Y[0]), batched=(1, 2))
+    (value, aux), grads = with_aux(data, X, Y)
+    assert (value, grads) == plain(data, X, Y)
+    assert aux == [[model(x).data, 2.0 * model(x).data] for x in X]
+    with pytest.raises(TypeError, match='value, aux'):
+        compile_batch(lambda w, x: w * x, (1.0, 1.0), batched=[1], has_aux=True)
+
+
+def test_batch_check_compares_the_aux_too():
+    f = compile_batch(lambda w, x: (w * x, x if x.data > 0 else -x), (1.0, 1.0), batched=[1],
+                      has_aux=True, check=True)
+    assert f(2.0, [1.0, 3.0]) == ((4.0, [1.0, 3.0]), 2.0)
+    with pytest.raises(TraceMismatchError):
+        f(2.0, [1.0, -3.0])

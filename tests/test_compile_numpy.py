@@ -87,3 +87,24 @@ def test_layers_are_fused_only_while_the_rule_table_says_what_fusion_assumes(mon
     changed = Rule('*', RULES['*'].forward, lambda m, out, a, b: (2 * b, a))
     monkeypatch.setitem(RULES, '*', changed)
     assert not fusion_matches_the_rules()
+
+
+def test_aux_matches_the_python_backend():
+    # The model's outputs per example, read out of a fused layer's matrix product.
+    model, X, Y = demo_problem(1, n=9)
+    params = model.parameters()
+    data = [p.data for p in params]
+
+    def example(ps, x, y):
+        score = model(x)
+        return (1 + -y * score).relu(), [score, 1.0]
+
+    on_python = compile_batch(example, (params, X[0], Y[0]), batched=(1, 2), has_aux=True)
+    on_numpy = compile_batch(example, (params, X[0], Y[0]), batched=(1, 2), has_aux=True, backend='numpy')
+    assert '@' in on_numpy.source  # the layers are still fused
+    (value, aux), grads = on_python(data, X, Y)
+    (np_value, np_aux), np_grads = on_numpy(data, np.array(X), Y)
+    assert close(np_value, value) and all(close(a, b) for a, b in zip(np_grads, grads))
+    assert all(close(a, b) for row, np_row in zip(aux, np_aux) for a, b in zip(row, np_row))
+    single = compile_batch(lambda w, x: (w * x, w), (1.0, 1.0), batched=[1], has_aux=True, backend='numpy')
+    assert single(2.0, [1.0, 3.0])[0] == (4.0, [2.0, 2.0])
