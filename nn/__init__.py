@@ -35,7 +35,7 @@ from nn.losses import (
 )
 from nn.modules import MLP, Layer, Module, Neuron, Parameter, load_model
 from nn.optim import SGD, Adam, constant, linear_decay, step_decay
-from nn.train import History, TrainingDiverged, evaluate, fit, predict
+from nn.train import History, NotCompilable, TrainingDiverged, compile_step, evaluate, fit, predict
 
 __all__ = [
     'Module', 'Neuron', 'Layer', 'MLP', 'Parameter', 'load_model',
@@ -44,5 +44,5 @@ __all__ = [
     'SGD', 'Adam', 'constant', 'linear_decay', 'step_decay',
     'make_moons', 'make_circles', 'make_blobs', 'make_spiral', 'make_regression',
     'train_test_split', 'standardize', 'batches', 'to_signs', 'to_binary',
-    'fit', 'evaluate', 'predict', 'History', 'TrainingDiverged',
+    'fit', 'evaluate', 'predict', 'History', 'TrainingDiverged', 'compile_step', 'NotCompilable',
 ]

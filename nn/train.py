@@ -28,10 +28,11 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
-from autodiff import Value, no_grad
+from autodiff import TraceMismatchError, Value, compile_batch, no_grad
 from nn.data import batches
-from nn.losses import LOSSES, binary_cross_entropy, l2_penalty, mse_loss
+from nn.losses import LOSSES, binary_cross_entropy, cross_entropy, l2_penalty, mse_loss
 from nn.modules import Module
 from nn.optim import SGD, Optimizer
 
@@ -165,7 +166,7 @@ def fit(model: Module, X: Sequence, y: Sequence, *, loss: str | LossFunction = '
         validation: tuple[Sequence, Sequence] | None = None, progress: bool = True,
         patience: int | None = None, restore_best: bool = False, l2: float = 0.0,
         shuffle: bool = True, seed: int | None = 0, accuracy: bool | None = None,
-        threshold: float | None = None) -> History:
+        threshold: float | None = None, compile: bool | str = False) -> History:
     """Train ``model`` on ``(X, y)``; returns a `History`.
 
     * ``loss``: a function ``loss(outputs, targets) -> Value`` from
@@ -188,6 +189,13 @@ def fit(model: Module, X: Sequence, y: Sequence, *, loss: str | LossFunction = '
       -1/+1.  Several outputs: the largest one is the predicted class.
     * ``progress``: a tqdm bar showing epoch, loss and accuracy (a plain
       line now and then if tqdm is not installed).
+    * ``compile``: ``True`` (or a backend: ``'auto'``, ``'numpy'``,
+      ``'python'``; True means ``'auto'``, NumPy when installed) traces the
+      model and loss on one example once and runs every batch through
+      generated code (`autodiff.compile_batch`): no `Value` is built per
+      step, and the numbers equal the eager ones to rounding (≈ 1e-15).
+      See `compile_step` for what can be compiled; anything else raises
+      `NotCompilable`, naming the reason: train it with ``compile=False``.
 
     Raises `TrainingDiverged` naming the epoch when the loss becomes nan
     or inf.  The training loss of an epoch is the mean over its batches,
@@ -213,7 +221,10 @@ def fit(model: Module, X: Sequence, y: Sequence, *, loss: str | LossFunction = '
     measure_accuracy = loss_fn is not mse_loss if accuracy is None else accuracy
     if threshold is None:
         threshold = 0.5 if loss_fn is binary_cross_entropy else 0.0
-    step = _make_step(model, loss_fn, l2)
+    if compile:
+        step = compile_step(model, X, y, loss=loss_fn, l2=l2, backend='auto' if compile is True else compile)
+    else:
+        step = _make_step(model, loss_fn, l2)
     order = random.Random(seed)  # one generator: a new shuffle every epoch
     history = History()
     best, best_state, waited = math.inf, None, 0
@@ -292,6 +303,166 @@ def predict(model: Module, X: Sequence) -> list:
     with no_grad():
         outputs = [model(x) for x in X]
     return [[v.data for v in out] if isinstance(out, list) else out.data for out in outputs]
+
+
+# ----------------------------------------------------------------------
+# Compiled training steps.
+# ----------------------------------------------------------------------
+class NotCompilable(ValueError):
+    """`fit(compile=...)` cannot compile this model and loss; ``compile=False`` trains it eagerly.
+
+    >>> issubclass(NotCompilable, ValueError)
+    True
+    """
+
+
+#: How many examples `compile_step` re-traces and checks against the eager engine.
+CHECKED_EXAMPLES = 8
+
+
+class CompiledStep:
+    """A batch's loss and gradients by generated code: ``loss, outputs = step(Xb, yb)``.
+
+    It does what `fit`'s eager step does (forward pass, loss, backward pass)
+    without building a graph: the model's parameters are read from their
+    ``.data``, and the gradients are written into their ``.grad``, so any
+    optimizer then updates them as usual.  ``outputs`` are the model's
+    outputs per example, as floats (for accuracy).  Made by `compile_step`.
+
+    >>> from nn import MLP
+    >>> model = MLP(1, [1], seed=0)
+    >>> step = compile_step(model, [[1.0], [2.0]], [2.0, 4.0], loss='mse', backend='python')
+    >>> w, b = model.parameters()
+    >>> w.data, b.data = 1.0, 0.0
+    >>> step([[1.0], [2.0]], [2.0, 4.0])        # outputs 1 and 2: mean((1 - 2)², (2 - 4)²)
+    (2.5, [1.0, 2.0])
+    >>> w.grad, b.grad                          # mean(2 (wx - y) x), mean(2 (wx - y))
+    (-5.0, -3.0)
+    """
+
+    def __init__(self, model: Module, batch: Any, targets: Callable[[Sequence], list], backend: str):
+        self.model = model
+        self.parameters = model.parameters()
+        self.batch = batch
+        self.targets = targets
+        self.backend = backend
+        #: The generated code (one line per operation of one example).
+        self.source: str = batch.source
+
+    def __call__(self, Xb: Sequence, yb: Sequence) -> tuple[float, list]:
+        (loss, outputs), grads = self.batch([p.data for p in self.parameters], Xb, self.targets(yb))
+        for p, g in zip(self.parameters, grads):
+            p.grad = float(g)  # a plain float even from NumPy, like the eager engine's
+        return float(loss), outputs
+
+
+def compile_step(model: Module, X: Sequence, y: Sequence, *, loss: str | LossFunction = 'mse',
+                 l2: float = 0.0, backend: str = 'auto') -> CompiledStep:
+    """Compile one training step of ``model`` on batches of ``(X, y)``: what ``fit(compile=...)`` uses.
+
+    The loss must be the mean of one term per example (each loss of
+    :mod:`nn.losses` is); the model is traced on ``X[0]`` and the code runs
+    for batches of any size.  ``backend`` is ``'numpy'`` (every operation
+    on the whole batch at once, a dense layer as one matrix product),
+    ``'python'`` (a loop over the examples) or ``'auto'`` (NumPy when
+    installed).  The targets are checked as the eager loss checks them.
+
+    Before returning, the step is checked on a few examples against the
+    eager engine (same loss) and against a re-trace (same operations).
+    Raises `NotCompilable` when the model cannot be traced, when it
+    branches on ``.data`` (a trace records one branch only: the code would
+    be silently wrong elsewhere), or when the loss is not a mean of
+    per-example terms.  A check on a few examples cannot prove the absence
+    of branches: a model whose operations depend on the values must be
+    trained with ``compile=False``.
+
+    >>> from nn import MLP
+    >>> model = MLP(2, [4, 1], seed=0)
+    >>> step = compile_step(model, [[0.0, 1.0], [1.0, 0.0]], [1, -1], loss='hinge', backend='python')
+    >>> step.backend, len(step([[0.0, 1.0]], [1])[1])
+    ('python', 1)
+    """
+    loss_fn = _loss_function(loss)
+    if l2 < 0:
+        raise ValueError(f"l2 must be >= 0, got {l2!r}")
+    if backend not in ('auto', 'python', 'numpy'):
+        raise ValueError(f"compile must be True, False or a backend ('auto', 'python', 'numpy'), "
+                         f"got {backend!r}")
+    if len(X) == 0 or len(X) != len(y):
+        raise ValueError(f"compile_step needs examples: {len(X)} rows of X, {len(y)} targets")
+    name = getattr(loss_fn, '__name__', 'the loss')
+    how = "Train with fit(..., compile=False): the eager engine handles any model and loss."
+    with no_grad():
+        first = model(X[0])
+    classes = len(first) if isinstance(first, list) else None
+    if loss_fn is cross_entropy:
+        # The target picks a logit by index: traced, an index would be frozen, so
+        # the compiled form takes it as a one-hot row (the same numbers).
+        cross_entropy([[0.0] * (classes or 1)] * len(y), list(y))  # the eager checks of every target
+
+        def targets(yb: Sequence) -> list:
+            return [[1.0 if k == t else 0.0 for k in range(classes or 1)] for t in yb]
+
+        def example(params, x, target):
+            out = model(x)
+            return _cross_entropy_one_hot(out if isinstance(out, list) else [out], target), out
+    else:
+        if loss_fn in LOSSES.values():
+            loss_fn([0.5] * len(y), list(y))  # the eager checks of every target (0.5 is a valid output)
+
+        def targets(yb: Sequence) -> list:
+            return [float(t) for t in yb]
+
+        def example(params, x, target):
+            out = model(x)
+            return loss_fn([out], [target]), out
+
+    params = model.parameters()
+    ys = targets(y)
+    penalty = (lambda ps: l2_penalty(ps, l2)) if l2 else None
+    try:
+        batch = compile_batch(example, (params, X[0], ys[0]), batched=(1, 2), penalty=penalty,
+                              backend=backend, has_aux=True)
+    except ImportError as error:
+        raise NotCompilable(f"the {backend} backend is not available ({error}). Use compile='python', "
+                            f"or compile=False.") from error
+    except Exception as error:  # whatever the model or loss raised on traced Values
+        raise NotCompilable(f"cannot trace {type(model).__name__} with {name} on one example "
+                            f"({type(error).__name__}: {error}). {how}") from error
+
+    # A few examples spread over the data, re-traced and compared with the eager engine.
+    spread = sorted({i * (len(X) - 1) // max(1, CHECKED_EXAMPLES - 1) for i in range(CHECKED_EXAMPLES)})
+    Xs, ys_raw = [X[i] for i in spread], [y[i] for i in spread]
+    try:
+        batch.check(params, Xs, targets(ys_raw))
+    except TraceMismatchError as error:
+        raise NotCompilable(f"the model's operations depend on its values (its Python code branches "
+                            f"on .data), so one trace cannot stand for every example: {error}. {how}"
+                            ) from error
+    with no_grad():
+        expected = loss_fn([model(x) for x in Xs], ys_raw).data + (l2_penalty(params, l2).data if l2 else 0.0)
+    (value, _), _ = batch([p.data for p in params], Xs, targets(ys_raw))
+    if not math.isclose(value, expected, rel_tol=1e-9, abs_tol=1e-12):
+        raise NotCompilable(f"{name} is not the mean of one term per example (on {len(Xs)} examples "
+                            f"it gives {expected!r}, the mean of its per-example values {value!r}); "
+                            f"compiled training needs such a loss. {how}")
+    return CompiledStep(model, batch, targets, batch.backend)
+
+
+def _cross_entropy_one_hot(logits: list[Value], one_hot: list[Value]) -> Value:
+    """`nn.losses.cross_entropy` of one example, its target a one-hot row, for tracing.
+
+    The eager loss subtracts the largest logit, read from ``.data``: a
+    trace would freeze that number.  Here it is found with ``max``
+    operations, so the code computes the same numbers for every input
+    (its gradient, 1 - Σ softmax, is 0 up to rounding).
+    """
+    largest = logits[0]
+    for z in logits[1:]:
+        largest = largest.max(z)
+    exps = [(z - largest).exp() for z in logits]
+    log_sum_exp = sum(exps[1:], exps[0]).log() + largest
+    return log_sum_exp - sum(t * z for t, z in zip(one_hot, logits))
 
 
 # ----------------------------------------------------------------------

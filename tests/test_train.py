@@ -292,3 +292,25 @@ def test_history_record_fills_missing_columns():
     h = History()
     h.record(epoch=1, loss=0.5)
     assert h.accuracy == [None] and h.to_dict()['stopped_early'] is False
+
+
+# ----------------------------------------------------------------------
+# The demo compiled (more in test_train_compiled.py)
+# ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize('backend', ['python', 'numpy'])
+def test_compiled_demo_takes_the_same_steps_as_eager_fit(fit_demo, backend):
+    if backend == 'numpy':
+        pytest.importorskip('numpy')
+    X, y = demo_data()
+    model = MLP(2, [16, 16, 1], seed=DEMO_SEED)
+    optimizer = SGD(model.parameters(), lr=linear_decay(1.0, 0.1, 100))
+    history = fit(model, X, y, loss='hinge', optimizer=optimizer, epochs=100, batch_size=None,
+                  l2=1e-4, shuffle=False, progress=False, compile=backend)
+    eager_model, eager_history = fit_demo
+    assert all(abs(a - b) <= 1e-12 for a, b in zip(history.loss, eager_history.loss))
+    assert history.accuracy == eager_history.accuracy and history.accuracy[-1] == 1.0
+    for ours, eager in zip(model.parameters(), eager_model.parameters()):
+        assert abs(ours.data - eager.data) <= 1e-12
+    assert accuracy_of(model, X, y) == 1.0

@@ -1,0 +1,163 @@
+"""fit(compile=...): generated code in place of the eager step, with the eager step's numbers.
+
+Every loss of nn.losses, each batching mode and both backends are checked
+against eager `fit` from the same seed (losses per epoch, accuracy, final
+weights) to 1e-12; then what cannot be compiled and how it is refused.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from nn import MLP, SGD, Adam, make_blobs, make_moons, mse_loss, to_signs
+from nn.train import NotCompilable, compile_step, fit
+
+
+def close(a: float, b: float, tol: float = 1e-12) -> bool:
+    return abs(a - b) <= tol * max(1.0, abs(a), abs(b))
+
+
+def problem(loss: str):
+    """A small data set, model shape and output activation that suit ``loss``."""
+    if loss == 'cross_entropy':
+        X, y = make_blobs(30, centers=3, cluster_std=1.0, random_state=0)
+        return X, y, [6, 3], 'linear'
+    X, y = make_moons(30, noise=0.1, random_state=0)
+    if loss == 'hinge':
+        return X, to_signs(y), [6, 1], 'linear'
+    if loss == 'mse':
+        return X, [row[0] - 0.5 * row[1] for row in X], [6, 1], 'linear'
+    return X, y, [6, 1], 'sigmoid' if loss == 'bce' else 'linear'
+
+
+def train(loss: str, batch_size, compile, optimizer: str = 'sgd'):
+    X, y, nouts, output_activation = problem(loss)
+    model = MLP(2, nouts, activation='tanh', output_activation=output_activation, seed=0)
+    if optimizer == 'adam':
+        opt = Adam(model.parameters(), lr=0.02)
+    else:
+        opt = SGD(model.parameters(), lr=0.05, momentum=0.5)
+    history = fit(model, X, y, loss=loss, optimizer=opt, epochs=4, batch_size=batch_size, l2=1e-3,
+                  progress=False, compile=compile)
+    return history, [p.data for p in model.parameters()], model
+
+
+@pytest.fixture(params=['python', 'numpy'])
+def backend(request):
+    if request.param == 'numpy':
+        pytest.importorskip('numpy')
+    return request.param
+
+
+@pytest.mark.parametrize('loss', ['mse', 'bce', 'bce_logits', 'hinge', 'cross_entropy'])
+@pytest.mark.parametrize('batch_size', [None, 1, 7], ids=['full', 'stochastic', 'mini'])
+def test_compiled_fit_equals_eager_fit(loss, batch_size, backend):
+    optimizer = 'adam' if batch_size == 7 else 'sgd'  # 30 = 4 x 7 + 2: the last batch is smaller
+    eager, eager_weights, _ = train(loss, batch_size, False, optimizer)
+    compiled, weights, model = train(loss, batch_size, backend, optimizer)
+    assert len(compiled.loss) == len(eager.loss) == 4
+    assert all(close(a, b) for a, b in zip(compiled.loss, eager.loss))
+    assert compiled.accuracy == eager.accuracy and compiled.updates == eager.updates
+    assert all(close(a, b) for a, b in zip(weights, eager_weights))
+    assert all(isinstance(p.grad, float) and type(p.data) is float for p in model.parameters())
+
+
+def test_compile_true_is_the_fastest_installed_backend():
+    X, y = make_moons(10, random_state=0)
+    step = compile_step(MLP(2, [3, 1], seed=0), X, y, loss='bce_logits')
+    try:
+        import numpy  # noqa: F401 - only asking whether it is installed
+        assert step.backend == 'numpy'
+    except ImportError:
+        assert step.backend == 'python'
+    assert 'def ' in step.source
+
+
+def test_compiled_fit_with_validation_and_early_stopping(backend):
+    X, y = make_moons(20, noise=0.1, random_state=0)
+    Xv, yv = make_moons(10, noise=0.1, random_state=1)
+    runs = []
+    for compile in (False, backend):
+        model = MLP(2, [4, 1], seed=0)
+        history = fit(model, X, y, loss='bce_logits', optimizer=SGD(model.parameters(), lr=0.5), epochs=30,
+                      batch_size=8, validation=(Xv, yv), patience=2, restore_best=True, progress=False,
+                      compile=compile)
+        runs.append((history.val_loss, len(history), model.state_dict()))
+    (eager_val, eager_epochs, eager_state), (val, epochs, state) = runs
+    assert epochs == eager_epochs and all(close(a, b) for a, b in zip(val, eager_val))
+    assert all(close(state[k], eager_state[k]) for k in state)
+
+
+# ----------------------------------------------------------------------
+# What cannot be compiled is refused, with the reason and the way out.
+# ----------------------------------------------------------------------
+class Branchy(MLP):
+    """An MLP whose Python code picks an operation by looking at a value."""
+
+    def __call__(self, x):
+        out = super().__call__(x)
+        return out * 2 if out.data > 0 else out - 1
+
+
+def test_a_model_that_branches_on_data_is_refused():
+    X, y = make_moons(20, noise=0.1, random_state=0)
+    model = Branchy(2, [4, 1], seed=0)
+    with pytest.raises(NotCompilable, match=r'branches\s+on \.data.*compile=False'):
+        fit(model, X, to_signs(y), loss='hinge', epochs=1, progress=False, compile='python')
+
+
+def test_a_loss_that_is_not_a_mean_of_examples_is_refused():
+    X, y = make_moons(20, noise=0.1, random_state=0)
+
+    def summed(outputs, targets):
+        return mse_loss(outputs, targets, reduction='sum')
+
+    with pytest.raises(NotCompilable, match='not the mean of one term per example.*compile=False'):
+        fit(MLP(2, [4, 1], seed=0), X, y, loss=summed, epochs=1, progress=False, compile='python')
+
+
+def test_a_loss_that_cannot_be_traced_is_refused():
+    X, y = make_moons(20, noise=0.1, random_state=0)
+
+    def picks_by_index(outputs, targets):  # indexes with the target: a traced target is a Value
+        return sum(row[t] for row, t in zip(outputs, targets)) * (1.0 / len(targets))
+
+    with pytest.raises(NotCompilable, match='cannot trace MLP with picks_by_index.*compile=False'):
+        fit(MLP(2, [4, 2], seed=0), X, y, loss=picks_by_index, epochs=1, progress=False, compile='python')
+
+
+def test_targets_are_checked_as_the_eager_loss_checks_them():
+    X, y = make_moons(10, random_state=0)
+    with pytest.raises(ValueError, match='hinge_loss needs targets -1 or \\+1'):
+        fit(MLP(2, [3, 1], seed=0), X, y, loss='hinge', epochs=1, progress=False, compile='python')
+
+
+def test_a_custom_per_example_loss_compiles():
+    X, y = make_moons(20, noise=0.1, random_state=0)
+
+    def absolute_error(outputs, targets):
+        terms = [abs(o - t) for o, t in zip(outputs, targets)]
+        return sum(terms[1:], terms[0]) * (1.0 / len(terms))
+
+    results = []
+    for compile in (False, 'python'):
+        model = MLP(2, [4, 1], seed=0)
+        results.append(fit(model, X, y, loss=absolute_error, epochs=3, batch_size=5, progress=False,
+                           compile=compile).loss)
+    assert all(close(a, b) for a, b in zip(*results))
+
+
+def test_bad_compile_argument():
+    with pytest.raises(ValueError, match="compile must be True, False or a backend"):
+        fit(MLP(1, [1]), [[0.0]], [0.0], epochs=1, progress=False, compile='fast')
+
+
+def test_parameters_stay_the_models_own(backend):
+    # The step reads .data and writes .grad of the very Parameters the optimizer holds.
+    model = MLP(1, [1], seed=0)
+    step = compile_step(model, [[1.0]], [3.0], loss='mse', backend=backend)
+    w, b = model.parameters()
+    w.data, b.data = 2.0, 0.5
+    loss, outputs = step([[1.0]], [3.0])
+    assert (loss, outputs) == (0.25, [2.5])
+    assert w.grad == b.grad == -1.0  # 2 (2.5 - 3) x, with x = 1
