@@ -108,12 +108,15 @@ def run_demo(args: argparse.Namespace) -> int:
     """micrograd's demo: MLP(2, [16, 16, 1]) on 100 two-moons points, hinge loss + 1e-4 L2,
     SGD with the learning rate falling linearly from 1.0 to 0.1 over 100 full-batch steps.
 
-    It takes about 10 seconds, so here is a shell session rather than a doctest::
+    Training runs in compiled mode on the fastest backend installed (see
+    `fastest_backend`): the same steps as the eager engine, to rounding,
+    in a fraction of a second instead of about 12 s.  It writes files, so
+    here is a shell session rather than a doctest::
 
         $ chainrule demo --out pictures
-        training [16, 16, 1] MLP (337 parameters) on 100 two-moons points
-        training: 100%|██████████| 100/100 [00:12<00:00, 7.99epoch/s, loss=0.01634, acc=100.0%]
-        final training accuracy: 100% (hinge loss 0.0049, 12.4 s for 100 steps)
+        training [16, 16, 1] MLP (337 parameters) on 100 two-moons points, compiled (numpy backend)
+        training: 100%|██████████| 100/100 [00:00<00:00, 712.60epoch/s, loss=0.01634, acc=100.0%]
+        final training accuracy: 100% (hinge loss 0.0049, 0.14 s for 100 steps)
         wrote pictures/
     """
     if not _writable_folder(args.out):
@@ -121,17 +124,18 @@ def run_demo(args: argparse.Namespace) -> int:
     X, y = data.make_moons(n_samples=100, noise=0.1, random_state=DEMO_SEED)
     y = data.to_signs(y)  # hinge loss wants -1/+1
     model = MLP(2, [16, 16, 1], seed=DEMO_SEED)
+    backend = fastest_backend()
     print(f"training {model.config()['nouts']} MLP ({len(model.parameters())} parameters) "
-          f"on {len(X)} two-moons points")
+          f"on {len(X)} two-moons points, compiled ({backend} backend)")
     optimizer = SGD(model.parameters(), lr=linear_decay(1.0, 0.1, 100))
     try:
         history = fit(model, X, y, loss=hinge_loss, optimizer=optimizer, epochs=100, batch_size=None,
-                      l2=1e-4, progress=not args.quiet)
+                      l2=1e-4, progress=not args.quiet, compile=backend)
     except TrainingDiverged as error:
         return _fail(str(error))
     loss, accuracy = evaluate(model, X, y, loss=hinge_loss)
     print(f"final training accuracy: {accuracy:.0%} (hinge loss {loss:.4f}, "
-          f"{history.wall_time:.1f} s for {len(history)} steps)")
+          f"{history.wall_time:.2g} s for {len(history)} steps)")
     try:
         model.save(os.path.join(args.out, 'model.json'))
         _plot(lambda plot: plot.plot_decision_boundary(
@@ -142,6 +146,19 @@ def run_demo(args: argparse.Namespace) -> int:
         return _fail(f"cannot write to {args.out}: {error.strerror or error}")
     print(f"wrote {os.path.join(args.out, '')}")
     return 0
+
+
+def fastest_backend() -> str:
+    """The fastest compiled-mode backend installed: ``'numpy'`` if NumPy imports, else ``'python'``.
+
+    >>> fastest_backend() in ('numpy', 'python')
+    True
+    """
+    try:
+        import numpy  # noqa: F401 - only asking whether it is installed
+    except ImportError:
+        return 'python'
+    return 'numpy'
 
 
 def _write_neuron_graph(model: MLP, x: list[float], folder: str) -> None:

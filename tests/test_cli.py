@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from nn import MLP, load_model, make_moons, standardize, to_signs, train_test_split
-from nn.cli import DEMO_SEED, _write_neuron_graph, add_command, main
+from nn.cli import DEMO_SEED, _write_neuron_graph, add_command, fastest_backend, main
 from nn.train import evaluate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,6 +32,7 @@ def test_python_m_nn_demo(tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert 'final training accuracy: 100%' in done.stdout
+    assert f'compiled ({fastest_backend()} backend)' in done.stdout
     assert 'Traceback' not in done.stderr
     assert (out / 'decision_boundary.png').read_bytes().startswith(PNG_MAGIC)
     if shutil.which('dot'):
@@ -43,6 +44,14 @@ def test_python_m_nn_demo(tmp_path):
     X, y = make_moons(n_samples=100, noise=0.1, random_state=DEMO_SEED)
     signs = to_signs(y)
     assert sum((model(x).data > 0) == (label > 0) for x, label in zip(X, signs)) == 100
+
+
+def test_demo_without_numpy_compiles_to_pure_python(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, 'numpy', None)  # makes `import numpy` fail
+    assert fastest_backend() == 'python'
+    assert main(['demo', '--out', str(tmp_path), '--quiet']) == 0
+    printed = capsys.readouterr().out
+    assert 'compiled (python backend)' in printed and 'final training accuracy: 100%' in printed
 
 
 def test_neuron_graph_svg(tmp_path):
