@@ -190,7 +190,7 @@ def fit(model: Module, X: Sequence, y: Sequence, *, loss: str | LossFunction = '
     * ``progress``: a tqdm bar showing epoch, loss and accuracy (a plain
       line now and then if tqdm is not installed).
     * ``compile``: ``True`` (or a backend: ``'auto'``, ``'numpy'``,
-      ``'python'``; True means ``'auto'``, NumPy when installed) traces the
+      ``'python'``; True means ``'auto'``, see `compile_step`) traces the
       model and loss on one example once and runs every batch through
       generated code (`autodiff.compile_batch`): no `Value` is built per
       step, and the numbers equal the eager ones to rounding (≈ 1e-15).
@@ -222,7 +222,8 @@ def fit(model: Module, X: Sequence, y: Sequence, *, loss: str | LossFunction = '
     if threshold is None:
         threshold = 0.5 if loss_fn is binary_cross_entropy else 0.0
     if compile:
-        step = compile_step(model, X, y, loss=loss_fn, l2=l2, backend='auto' if compile is True else compile)
+        step = compile_step(model, X, y, loss=loss_fn, l2=l2, backend='auto' if compile is True else compile,
+                            batch_size=batch_size)
     else:
         step = _make_step(model, loss_fn, l2)
     order = random.Random(seed)  # one generator: a new shuffle every epoch
@@ -318,6 +319,10 @@ class NotCompilable(ValueError):
 
 #: How many examples `compile_step` re-traces and checks against the eager engine.
 CHECKED_EXAMPLES = 8
+#: The smallest batch ``'auto'`` gives NumPy: each NumPy call costs about a
+#: microsecond whatever the batch, so on 1 example the demo's step is 3x
+#: slower than the Python loop; from about 8 examples NumPy wins.
+NUMPY_MIN_BATCH = 8
 
 
 class CompiledStep:
@@ -357,15 +362,17 @@ class CompiledStep:
 
 
 def compile_step(model: Module, X: Sequence, y: Sequence, *, loss: str | LossFunction = 'mse',
-                 l2: float = 0.0, backend: str = 'auto') -> CompiledStep:
+                 l2: float = 0.0, backend: str = 'auto', batch_size: int | None = None) -> CompiledStep:
     """Compile one training step of ``model`` on batches of ``(X, y)``: what ``fit(compile=...)`` uses.
 
     The loss must be the mean of one term per example (each loss of
     :mod:`nn.losses` is); the model is traced on ``X[0]`` and the code runs
     for batches of any size.  ``backend`` is ``'numpy'`` (every operation
     on the whole batch at once, a dense layer as one matrix product),
-    ``'python'`` (a loop over the examples) or ``'auto'`` (NumPy when
-    installed).  The targets are checked as the eager loss checks them.
+    ``'python'`` (a loop over the examples) or ``'auto'``: NumPy when it
+    is installed and ``batch_size`` (as in `fit`; None for the whole data)
+    is at least `NUMPY_MIN_BATCH`, else Python.  The targets are checked
+    as the eager loss checks them.
 
     Before returning, the step is checked on a few examples against the
     eager engine (same loss) and against a re-trace (same operations).
@@ -390,6 +397,8 @@ def compile_step(model: Module, X: Sequence, y: Sequence, *, loss: str | LossFun
                          f"got {backend!r}")
     if len(X) == 0 or len(X) != len(y):
         raise ValueError(f"compile_step needs examples: {len(X)} rows of X, {len(y)} targets")
+    if backend == 'auto' and batch_size is not None and batch_size < NUMPY_MIN_BATCH:
+        backend = 'python'
     name = getattr(loss_fn, '__name__', 'the loss')
     how = "Train with fit(..., compile=False): the eager engine handles any model and loss."
     with no_grad():

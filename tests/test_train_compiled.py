@@ -161,3 +161,12 @@ def test_parameters_stay_the_models_own(backend):
     loss, outputs = step([[1.0]], [3.0])
     assert (loss, outputs) == (0.25, [2.5])
     assert w.grad == b.grad == -1.0  # 2 (2.5 - 3) x, with x = 1
+
+
+def test_auto_runs_small_batches_in_python():
+    pytest.importorskip('numpy')
+    X, y = make_moons(10, random_state=0)
+    model = MLP(2, [3, 1], seed=0)
+    assert compile_step(model, X, y, loss='bce_logits', batch_size=1).backend == 'python'
+    assert compile_step(model, X, y, loss='bce_logits', batch_size=8).backend == 'numpy'
+    assert compile_step(model, X, y, loss='bce_logits', batch_size=1, backend='numpy').backend == 'numpy'
