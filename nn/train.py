@@ -191,11 +191,17 @@ def fit(model: Module, X: Sequence, y: Sequence, *, loss: str | LossFunction = '
       line now and then if tqdm is not installed).
     * ``compile``: ``True`` (or a backend: ``'auto'``, ``'numpy'``,
       ``'python'``; True means ``'auto'``, see `compile_step`) traces the
-      model and loss on one example once and runs every batch through
-      generated code (`autodiff.compile_batch`): no `Value` is built per
-      step, and the numbers equal the eager ones to rounding (≈ 1e-15).
-      See `compile_step` for what can be compiled; anything else raises
-      `NotCompilable`, naming the reason: train it with ``compile=False``.
+      model and loss on one example once and runs every batch, of any
+      size, through generated code (`autodiff.compile_batch`): no `Value`
+      is built per step, gradients go into each ``p.grad`` as usual, and
+      losses and weights equal eager training's to rounding (≈ 1e-15; a
+      run that diverges amplifies even that).  Limits: the loss must be a
+      mean of one term per example (every loss of :mod:`nn.losses` is);
+      the model's Python code must not branch on ``.data`` (checked on a
+      few examples before training, which cannot prove it); validation
+      is still measured by the eager engine; compiling takes ~0.1-0.3 s.
+      What cannot be compiled raises `NotCompilable` naming the reason:
+      train it with ``compile=False``.
 
     Raises `TrainingDiverged` naming the epoch when the loss becomes nan
     or inf.  The training loss of an epoch is the mean over its batches,
