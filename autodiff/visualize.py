@@ -327,28 +327,32 @@ def _grad_color(g: float | None, largest: float) -> str:
 def _legend(layout: GraphLayout, sums: list[WeightedSum], group: str | None, color_by: str | None,
             largest: float, title: str | None, hidden: set[Value]) -> str:
     """The caption: an HTML-like label with the color key and the grouping note."""
-    rows = []
-    if title:
-        rows.append(f'<TR><TD COLSPAN="5"><B>{_html(title)}</B></TD></TR>')
+    key_row, width = '', 1  # the widest row sets how far the others span
     if color_by == 'role':
         present = {layout.role(node) for node in layout.order if node not in hidden}
         if any(s.folded for s in sums) and group == 'collapse':
             present |= {layout.role(v) for s in sums for v in s.folded}
-        cells = ''.join(f'<TD BGCOLOR="{color}" BORDER="1">{role}</TD>'
-                        for role, color in ROLE_COLORS.items() if role in present)
-        rows.append(f'<TR>{cells}</TR>')
+        cells = [f'<TD BGCOLOR="{color}" BORDER="1">{role}</TD>'
+                 for role, color in ROLE_COLORS.items() if role in present]
+        key_row, width = f'<TR>{"".join(cells)}</TR>', max(len(cells), 1)
     elif color_by == 'grad':
-        rows.append(f'<TR><TD BGCOLOR="{_grad_color(-1, 1)}" BORDER="1"><FONT COLOR="white">grad &lt; 0'
-                    f'</FONT></TD><TD BORDER="1">0</TD><TD BGCOLOR="{_grad_color(1, 1)}" BORDER="1">'
-                    f'<FONT COLOR="white">grad &gt; 0</FONT></TD>'
-                    f'<TD COLSPAN="2">darker = larger |grad| (largest {largest:.4g})</TD></TR>')
+        key_row, width = (f'<TR><TD BGCOLOR="{_grad_color(-1, 1)}" BORDER="1"><FONT COLOR="white">grad &lt; 0'
+                          f'</FONT></TD><TD BORDER="1">0</TD><TD BGCOLOR="{_grad_color(1, 1)}" BORDER="1">'
+                          f'<FONT COLOR="white">grad &gt; 0</FONT></TD>'
+                          f'<TD COLSPAN="2">darker = larger |grad| (largest {largest:.4g})</TD></TR>'), 5
+    rows = []
+    if title:
+        rows.append(f'<TR><TD COLSPAN="{width}"><B>{_html(title)}</B></TD></TR>')
+    if key_row:
+        rows.append(key_row)
     if sums:
         terms = sum(len(s.products) for s in sums)
         folded = 'parameters' if layout.knows_parameters else 'unlabelled leaves'
         how = ('framed by a dashed box' if group == 'cluster' else
                f'each drawn as one Σ node ({len(hidden)} nodes hidden: the + and * nodes, '
                f'and the {folded} that feed only that sum)')
-        rows.append(f'<TR><TD COLSPAN="5">Grouped {len(sums)} weighted sums w·x + b '
+        what = 'weighted sum' if len(sums) == 1 else 'weighted sums'
+        rows.append(f'<TR><TD COLSPAN="{width}">Grouped {len(sums)} {what} w·x + b '
                     f'(chains of + over {terms} * nodes), {_html(how)}</TD></TR>')
     if not rows:
         return ''

@@ -106,7 +106,7 @@ def test_weighted_sums_are_found_and_grouped():
     assert set(s.external_inputs) == set(x)
     collapsed = draw_graph(out, group='collapse').source
     assert 'Σ w·x + b, 4 terms, 5 parameters folded' in collapsed
-    assert 'Grouped 1 weighted sums' in collapsed and '12 nodes hidden' in collapsed
+    assert 'Grouped 1 weighted sum w·x' in collapsed and '12 nodes hidden' in collapsed
     assert collapsed.count('label="*"') == 0
     clustered = draw_graph(out, group='cluster').source
     assert 'subgraph cluster_sum0' in clustered and clustered.count('label="*"') == 4
