@@ -18,7 +18,6 @@ steps of the notes: forward pass, loss, backward pass, parameter update.
 from __future__ import annotations
 
 import csv
-import gc
 import json
 import math
 import os
@@ -30,7 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from autodiff import TraceMismatchError, Value, compile_batch, no_grad
+from autodiff import TraceMismatchError, Value, compile_batch, gc_paused, no_grad
 from nn.data import batches
 from nn.losses import LOSSES, binary_cross_entropy, cross_entropy, l2_penalty, mse_loss
 from nn.modules import Module
@@ -52,7 +51,7 @@ class TrainingDiverged(ArithmeticError):
     ...         epochs=500, progress=False)
     ... except TrainingDiverged as error:
     ...     print(str(error).split(': ')[1])
-    training diverged. The learning rate (100) is probably too large; try a smaller one, e.g. 10.
+    training diverged. The learning rate (100) is probably too large; try a smaller one, e.g. 10 (or smaller still if that diverges too).
     """
 
     def __init__(self, message: str, epoch: int, history: History):
@@ -236,7 +235,8 @@ def fit(model: Module, X: Sequence, y: Sequence, *, loss: str | LossFunction = '
     history = History()
     best, best_state, waited = math.inf, None, 0
 
-    with _progress_bar(epochs, progress) as bar, _without_cyclic_gc():
+    # The graphs are cycle-free, so the cyclic collector only wastes time (see gc_paused).
+    with _progress_bar(epochs, progress) as bar, gc_paused():
         for epoch in range(1, epochs + 1):
             started, lr, updates = time.perf_counter(), optimizer.lr, 0
             total, correct, seen = 0.0, 0, 0
@@ -532,25 +532,8 @@ def _diverged(loss: float, epoch: int, batch: int | None, optimizer: Optimizer,
     lr = optimizer.lr
     return TrainingDiverged(
         f"the loss became {loss} at {where}: training diverged. The learning rate "
-        f"({lr:g}) is probably too large; try a smaller one, e.g. {lr / 10:g}.", epoch, history)
-
-
-@contextmanager
-def _without_cyclic_gc() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while training.
-
-    The engine's graphs hold no reference cycles (see autodiff/value.py):
-    reference counting frees each one as soon as the step ends.  But each
-    step allocates ~100,000 nodes, which keeps triggering the cyclic
-    collector to scan them all, for nothing: pausing it halves a step's time.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
+        f"({lr:g}) is probably too large; try a smaller one, e.g. {lr / 10:g} "
+        f"(or smaller still if that diverges too).", epoch, history)
 
 
 class _Bar:
