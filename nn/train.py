@@ -50,8 +50,8 @@ class TrainingDiverged(ArithmeticError):
     ...     fit(model, [[1.0], [3.0]], [1.0, 3.0], optimizer=SGD(model.parameters(), lr=100.0),
     ...         epochs=500, progress=False)
     ... except TrainingDiverged as error:
-    ...     print(str(error).split(': ')[1])
-    training diverged. The learning rate (100) is probably too large; try a smaller one, e.g. 10 (or smaller still if that diverges too).
+    ...     print(str(error).split(': ')[1].split('; ')[1])
+    try a smaller one, e.g. 10 (or smaller still if that diverges too).
     """
 
     def __init__(self, message: str, epoch: int, history: History):
