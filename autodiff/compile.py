@@ -442,6 +442,19 @@ def _grads_text(layout: Layout, has_grad: set[str]) -> str:
     return '[' + ', '.join(_grads_text(item, has_grad) for item in layout) + ']'
 
 
+def _batch_count_lines(plan: BatchPlan) -> list[str]:
+    """Generated lines that set ``count``, the batch size, and refuse ragged or empty batches."""
+    params = plan.parameters
+    first = params[plan.batched[0]]
+    lines = [f"    count = len({first})"]
+    for i in plan.batched[1:]:
+        lines += [f"    if len({params[i]}) != count:",
+                  f"        raise ValueError(f'{params[i]} has {{len({params[i]})}} examples, "
+                  f"{first} has {{count}}')"]
+    return lines + ["    if count == 0:",
+                    "        raise ValueError('the mean over an empty batch is undefined')"]
+
+
 def _unpack_lines(name: str, layout: Layout, indent: str) -> list[str]:
     """``w_0, w_1 = w``: the scalars of a list argument as local variables."""
     if isinstance(layout, str):
@@ -725,13 +738,7 @@ def python_batch_source(plan: BatchPlan) -> str:
     lines = [f"def {example.name}_batch({', '.join(params)}):"]
     for i in plan.shared:
         lines += _unpack_lines(names[i], example.layouts[i], '    ')
-    first = params[plan.batched[0]]
-    lines.append(f"    count = len({first})")
-    for i in plan.batched[1:]:
-        lines += [f"    if len({params[i]}) != count:",
-                  f"        raise ValueError(f'{params[i]} has {{len({params[i]})}} examples, "
-                  f"{first} has {{count}}')"]
-    lines += ["    if count == 0:", "        raise ValueError('the mean over an empty batch is undefined')"]
+    lines += _batch_count_lines(plan)
     if plan.hoisted:
         lines.append('    # once per batch: operations on the shared arguments only')
         lines += [f"    {s.name} = {forward_expression(s, fnames)}" for s in plan.hoisted]

@@ -35,6 +35,7 @@ from autodiff.compile import (
     BatchPlan,
     Step,
     _aux_list,
+    _batch_count_lines,
     _flatten,
     _grads_return,
     _penalty_lines,
@@ -309,13 +310,7 @@ def numpy_batch_source(plan: BatchPlan, fuse_layers: bool = True) -> str:
         lines += _unpack_lines(names[i], example.layouts[i], '    ')
     for i in plan.batched:
         lines.append(f"    {params[i]} = np.asarray({params[i]}, dtype=float)")
-    first = params[plan.batched[0]]
-    lines.append(f"    count = len({first})")
-    for i in plan.batched[1:]:
-        lines += [f"    if len({params[i]}) != count:",
-                  f"        raise ValueError(f'{params[i]} has {{len({params[i]})}} examples, "
-                  f"{first} has {{count}}')"]
-    lines += ["    if count == 0:", "        raise ValueError('the mean over an empty batch is undefined')"]
+    lines += _batch_count_lines(plan)
     lines.append('    # one array over the examples per per-example scalar')
     for i in plan.batched:
         lines += _column_lines(params[i], example.layouts[i], ())
