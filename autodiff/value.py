@@ -7,7 +7,12 @@ applies each operation's rule from :mod:`autodiff.rules`.
 Unlike micrograd, a node keeps no ``_backward`` closure.  A closure that
 refers to its own node is a reference cycle, so every micrograd graph waits
 for Python's cyclic garbage collector; here a graph is freed by reference
-counting the moment its root is dropped, and a node is five slots.
+counting the moment its root is dropped, and a node is six slots.
+
+Every operation has one or two inputs, kept in the slots ``_a`` and ``_b``
+rather than in a tuple: one allocation per node instead of two, 40 bytes
+less, and fewer wake-ups of the cyclic collector, which runs after every
+few hundred new container objects.  ``_prev`` rebuilds micrograd's view.
 """
 
 from __future__ import annotations
@@ -32,14 +37,30 @@ class Value:
     (4.3891, 2.0)
     """
 
-    __slots__ = ('data', 'grad', 'label', '_op', '_prev')
+    __slots__ = ('data', 'grad', 'label', '_op', '_a', '_b')
 
     def __init__(self, data: Number, _children: tuple = (), _op: str = '', label: str = ''):
         self.data = data if type(data) is float else _to_float(data)
         self.grad = 0.0
         self.label = label
         self._op = _op
-        self._prev = tuple(_children)
+        children = tuple(_children)
+        if len(children) > 2:
+            raise ValueError(f"an operation takes one or two inputs; {_op!r} was given {len(children)}")
+        self._a = children[0] if children else None
+        self._b = children[1] if len(children) == 2 else None
+
+    @property
+    def _prev(self) -> tuple:
+        """The inputs this value was computed from: ``()`` for a leaf (micrograd's name).
+
+        >>> x = Value(2.0)
+        >>> (x * 3)._prev[0] is x, x._prev
+        (True, ())
+        """
+        if self._a is None:
+            return ()
+        return (self._a,) if self._b is None else (self._a, self._b)
 
     # ------------------------------------------------------------------
     # Arithmetic.  The forward value is computed here; the derivative of
@@ -47,88 +68,88 @@ class Value:
     # ------------------------------------------------------------------
     def __add__(self, other: Value | Number) -> Value:
         other = other if isinstance(other, Value) else Value(other)
-        return _result(self.data + other.data, '+', (self, other))
+        return _result(self.data + other.data, '+', self, other)
 
     def __radd__(self, other: Number) -> Value:  # other + self
         return Value(other) + self
 
     def __sub__(self, other: Value | Number) -> Value:
         other = other if isinstance(other, Value) else Value(other)
-        return _result(self.data - other.data, '-', (self, other))
+        return _result(self.data - other.data, '-', self, other)
 
     def __rsub__(self, other: Number) -> Value:  # other - self
         return Value(other) - self
 
     def __mul__(self, other: Value | Number) -> Value:
         other = other if isinstance(other, Value) else Value(other)
-        return _result(self.data * other.data, '*', (self, other))
+        return _result(self.data * other.data, '*', self, other)
 
     def __rmul__(self, other: Number) -> Value:  # other * self
         return Value(other) * self
 
     def __truediv__(self, other: Value | Number) -> Value:
         other = other if isinstance(other, Value) else Value(other)
-        return _result(_floats.divide(self.data, other.data), '/', (self, other))
+        return _result(_floats.divide(self.data, other.data), '/', self, other)
 
     def __rtruediv__(self, other: Number) -> Value:  # other / self
         return Value(other) / self
 
     def __pow__(self, other: Value | Number) -> Value:
         if isinstance(other, Value):  # a differentiable exponent
-            return _result(_floats.power(self.data, other.data), 'pow', (self, other))
+            return _result(_floats.power(self.data, other.data), 'pow', self, other)
         exponent = Value(other)  # a constant of the operation, as in x ** 2
-        return _result(_floats.power(self.data, exponent.data), '**', (self, exponent))
+        return _result(_floats.power(self.data, exponent.data), '**', self, exponent)
 
     def __rpow__(self, other: Number) -> Value:  # other ** self
         return Value(other) ** self
 
     def __neg__(self) -> Value:
-        return _result(-self.data, 'neg', (self,))
+        return _result(-self.data, 'neg', self)
 
     def __pos__(self) -> Value:
         return self
 
     def __abs__(self) -> Value:
-        return _result(abs(self.data), 'abs', (self,))
+        return _result(abs(self.data), 'abs', self)
 
     # ------------------------------------------------------------------
     # Functions.
     # ------------------------------------------------------------------
     def exp(self) -> Value:
         """e ** self (inf on overflow).  ``Value(0.0).exp().data == 1.0``"""
-        return _result(_floats.exp(self.data), 'exp', (self,))
+        return _result(_floats.exp(self.data), 'exp', self)
 
     def log(self) -> Value:
         """Natural logarithm; ``ValueError`` unless data > 0.  ``Value(1.0).log().data == 0.0``"""
-        return _result(_floats.log(self.data), 'log', (self,))
+        return _result(_floats.log(self.data), 'log', self)
 
     def log1p(self) -> Value:
         """log(1 + self), accurate near 0; ``ValueError`` unless data > -1."""
-        return _result(_floats.log1p(self.data), 'log1p', (self,))
+        return _result(_floats.log1p(self.data), 'log1p', self)
 
     def sqrt(self) -> Value:
         """Square root; ``ValueError`` for negative data.  ``Value(9.0).sqrt().data == 3.0``"""
-        return _result(_floats.sqrt(self.data), 'sqrt', (self,))
+        return _result(_floats.sqrt(self.data), 'sqrt', self)
 
     def sin(self) -> Value:
         """Sine (radians).  ``Value(0.0).sin().data == 0.0``"""
-        return _result(_floats.sin(self.data), 'sin', (self,))
+        return _result(_floats.sin(self.data), 'sin', self)
 
     def cos(self) -> Value:
         """Cosine (radians).  ``Value(0.0).cos().data == 1.0``"""
-        return _result(_floats.cos(self.data), 'cos', (self,))
+        return _result(_floats.cos(self.data), 'cos', self)
 
     def tanh(self) -> Value:
         """Hyperbolic tangent; ``Value(1000.0).tanh().data == 1.0``."""
-        return _result(_floats.tanh(self.data), 'tanh', (self,))
+        return _result(_floats.tanh(self.data), 'tanh', self)
 
     def sigmoid(self) -> Value:
         """1 / (1 + e^-self), stable: ``Value(-1000.0).sigmoid().data == 0.0``."""
-        return _result(_floats.sigmoid(self.data), 'sigmoid', (self,))
+        return _result(_floats.sigmoid(self.data), 'sigmoid', self)
 
     def relu(self) -> Value:
         """max(self, 0); its slope at 0 is taken as 0 (PyTorch's convention)."""
-        return _result(_floats.relu(self.data), 'relu', (self,))
+        return _result(_floats.relu(self.data), 'relu', self)
 
     def leaky_relu(self, negative_slope: float = 0.01) -> Value:
         """self if positive, else ``negative_slope * self``.
@@ -137,11 +158,11 @@ class Value:
         -0.2
         """
         slope = Value(negative_slope)  # a constant of the operation
-        return _result(_floats.leaky_relu(self.data, slope.data), 'leaky_relu', (self, slope))
+        return _result(_floats.leaky_relu(self.data, slope.data), 'leaky_relu', self, slope)
 
     def softplus(self) -> Value:
         """log(1 + e^self) without overflow; a smooth relu.  Its slope is sigmoid."""
-        return _result(_floats.softplus(self.data), 'softplus', (self,))
+        return _result(_floats.softplus(self.data), 'softplus', self)
 
     def abs(self) -> Value:
         """|self|, the same as ``abs(v)``; its slope at 0 is 0 (PyTorch's convention)."""
@@ -154,7 +175,7 @@ class Value:
         3.0
         """
         other = other if isinstance(other, Value) else Value(other)
-        return _result(max(self.data, other.data), 'max', (self, other))
+        return _result(max(self.data, other.data), 'max', self, other)
 
     def min(self, other: Value | Number) -> Value:
         """The smaller of two values; on a tie each input gets half the gradient.
@@ -163,7 +184,7 @@ class Value:
         2.0
         """
         other = other if isinstance(other, Value) else Value(other)
-        return _result(min(self.data, other.data), 'min', (self, other))
+        return _result(min(self.data, other.data), 'min', self, other)
 
     # ------------------------------------------------------------------
     # Gradients.
@@ -227,21 +248,23 @@ def _to_float(data: object) -> float:
 _new_node = object.__new__
 
 
-def _result(data: float, op: str, inputs: tuple) -> Value:
-    """The node ``op(*inputs)`` with forward value ``data``."""
+def _result(data: float, op: str, a: Value, b: Value | None = None) -> Value:
+    """The node ``op(a)`` or ``op(a, b)`` with forward value ``data``."""
     out = _new_node(Value)
     out.data = data
     out.grad = 0.0
     out.label = ''
     if _modes.fast_path:  # recording, no anomaly checks: the common case
         out._op = op
-        out._prev = inputs
+        out._a = a
+        out._b = b
         return out
     if _modes.anomaly_enabled and not math.isfinite(data):
+        inputs = (a,) if b is None else (a, b)
         raise _modes.AnomalyError(
             f"{op} produced {data} in the forward pass; inputs: {describe(inputs)}"
         )
-    out._op, out._prev = (op, inputs) if _modes.grad_enabled else ('', ())
+    out._op, out._a, out._b = (op, a, b) if _modes.grad_enabled else ('', None, None)
     return out
 
 

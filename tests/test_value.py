@@ -161,3 +161,11 @@ def test_detach_cuts_the_graph():
     y = (x * x).detach() * x
     y.backward()
     assert x.grad == 9.0  # only the last factor is differentiated
+
+
+def test_a_node_has_at_most_two_inputs():
+    a, b, c = Value(1.0), Value(2.0), Value(3.0)
+    with pytest.raises(ValueError, match="one or two inputs; 'sum3' was given 3"):
+        Value(6.0, (a, b, c), 'sum3')
+    assert Value(3.0, (a, b), '+')._prev == (a, b)
+    assert Value(-1.0, (a,), 'neg')._prev == (a,)
