@@ -9,15 +9,7 @@ from hypothesis import strategies as st
 from autodiff import Value
 from autodiff.explain import explain, name_nodes
 from autodiff.rules import RULES, defrule
-
-
-def notes_example():
-    x, y, z = Value(1.0, label='x'), Value(3.0, label='y'), Value(-3.0, label='z')
-    p = x + y
-    p.label = 'p'
-    g = p * z
-    g.label = 'g'
-    return g, x, y, z, p
+from tests.graphs import notes_example
 
 
 def test_the_notes_example_exactly():

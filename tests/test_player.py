@@ -19,18 +19,9 @@ import time
 
 import pytest
 
-from autodiff import Value
 from autodiff.player import RECEIVING, SENDING, play_backward
 from autodiff.render import available_renderers
-
-
-def notes_example():
-    x, y, z = Value(1.0, label='x'), Value(3.0, label='y'), Value(-3.0, label='z')
-    p = x + y
-    p.label = 'p'
-    g = p * z
-    g.label = 'g'
-    return g, x, y, z, p
+from tests.graphs import notes_example
 
 
 def test_frames_follow_the_backward_pass():

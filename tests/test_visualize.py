@@ -12,6 +12,7 @@ from autodiff import Value, draw_dot, draw_graph
 from autodiff import render as render_module
 from autodiff.render import RendererUnavailable, dot_installed, wasm_installed
 from autodiff.visualize import GraphLayout, find_weighted_sums
+from tests.graphs import notes_example
 
 needs_dot = pytest.mark.skipif(not dot_installed(), reason="Graphviz's dot program is not installed")
 needs_wasm = pytest.mark.skipif(not wasm_installed(),
@@ -23,12 +24,8 @@ class Parameter(Value):  # what nn will define: recognised by its class attribut
     is_parameter = True
 
 
-def notes_example():
-    x, y, z = Value(1.0, label='x'), Value(3.0, label='y'), Value(-3.0, label='z')
-    p = x + y
-    p.label = 'p'
-    g = p * z
-    g.label = 'g'
+def notes_example_after_backward():
+    g, x, y, z, p = notes_example()
     g.backward()
     return g, (x, y, z, p, g)
 
@@ -44,7 +41,7 @@ def neuron_graph(nin=3, seed=0):
 
 
 def test_source_shows_every_label_data_and_grad():
-    g, nodes = notes_example()
+    g, nodes = notes_example_after_backward()
     source = draw_graph(g).source
     for node in nodes:
         assert f"{node.label} | data {node.data:.4f} | grad {node.grad:.4f}" in source
@@ -53,7 +50,7 @@ def test_source_shows_every_label_data_and_grad():
 
 
 def test_options_hide_fields_and_format_numbers():
-    g, _ = notes_example()
+    g, _ = notes_example_after_backward()
     source = draw_graph(g, show_grad=False, number_format='.1f').source
     assert 'grad' not in source and 'g | data -12.0 }' in source
     source = draw_graph(g, show_data=False, number_format=lambda v: f"<{v:+g}>").source
@@ -77,7 +74,7 @@ def test_roles_color_inputs_parameters_constants_and_output():
 
 
 def test_color_by_gradient_sign():
-    g, (x, y, z, p, _) = notes_example()
+    g, (x, y, z, p, _) = notes_example_after_backward()
     source = draw_graph(g, color_by='grad').source
     line_of = {n.label: next(s for s in source.splitlines() if f"{{ {n.label} | data" in s) for n in (x, z)}
     red, green, blue = fill_rgb(line_of['x'])
@@ -92,7 +89,7 @@ def fill_rgb(dot_line):
 
 
 def test_grads_mapping_and_highlight_are_shown():
-    g, (x, y, z, p, _) = notes_example()
+    g, (x, y, z, p, _) = notes_example_after_backward()
     source = draw_graph(g, grads={g: 1.0}, highlight={g: '#123456'}).source
     assert 'x | data 1.0000 | grad ? }' in source and 'g | data -12.0000 | grad 1.0000' in source
     assert 'color="#123456"' in source
@@ -129,7 +126,7 @@ def test_mlp_graph_collapses_to_a_readable_size():
 
 @needs_dot
 def test_render_with_dot(tmp_path):
-    g, nodes = notes_example()
+    g, nodes = notes_example_after_backward()
     picture = draw_graph(g, renderer='dot')
     svg = html.unescape(picture.svg())
     for node in nodes:
@@ -141,7 +138,7 @@ def test_render_with_dot(tmp_path):
 
 @needs_wasm
 def test_render_with_the_webassembly_fallback(tmp_path, monkeypatch):
-    g, nodes = notes_example()
+    g, nodes = notes_example_after_backward()
     svg = html.unescape(draw_graph(g, renderer="wasm").svg())
     assert svg.lstrip().startswith('<?xml') and '<svg' in svg
     for node in nodes:
@@ -159,7 +156,7 @@ def test_render_with_the_webassembly_fallback(tmp_path, monkeypatch):
 def test_without_any_renderer_one_line_says_how_to_install(monkeypatch):
     monkeypatch.setattr(render_module, 'dot_installed', lambda: False)
     monkeypatch.setattr(render_module, 'wasm_installed', lambda: False)
-    g, _ = notes_example()
+    g, _ = notes_example_after_backward()
     picture = draw_graph(g)
     with pytest.raises(RendererUnavailable) as caught:
         picture.svg()
@@ -175,7 +172,7 @@ def test_without_any_renderer_one_line_says_how_to_install(monkeypatch):
 
 def test_dot_forced_but_missing_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(render_module.shutil, 'which', lambda name: None)
-    g, _ = notes_example()
+    g, _ = notes_example_after_backward()
     with pytest.raises(RendererUnavailable, match='not found on PATH'):
         draw_graph(g, renderer='dot').pipe()
 
