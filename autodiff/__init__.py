@@ -8,10 +8,10 @@
 (-12.0, -3.0, -3.0, 4.0)
 """
 
-from autodiff.backward import gradients, topological_order
 from autodiff.compile import CompiledBatch, CompiledFunction, TraceMismatchError, compile, compile_batch
 from autodiff.explain import explain
-from autodiff.functional import grad, gradcheck, value_and_grad
+from autodiff.functional import grad, gradcheck, gradients, value_and_grad
+from autodiff.graph import topological_order
 from autodiff.modes import (
     AnomalyError,
     detect_anomaly,
@@ -23,13 +23,13 @@ from autodiff.modes import (
 )
 from autodiff.player import play_backward
 from autodiff.rules import RULES, Rule, defrule
-from autodiff.value import Value
+from autodiff.value import Value, apply
 from autodiff.visualize import draw_dot, draw_graph
 
 __all__ = [
     'Value', 'no_grad', 'enable_grad', 'is_grad_enabled', 'detect_anomaly', 'is_anomaly_enabled',
     'AnomalyError', 'gc_paused', 'grad', 'value_and_grad', 'gradients', 'gradcheck', 'topological_order',
-    'draw_graph', 'draw_dot', 'RULES', 'Rule', 'defrule',
+    'draw_graph', 'draw_dot', 'RULES', 'Rule', 'defrule', 'apply',
 ]
 __all__ += ['explain', 'play_backward']
 __all__ += ['compile', 'compile_batch', 'CompiledFunction', 'CompiledBatch', 'TraceMismatchError']

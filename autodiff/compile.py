@@ -64,6 +64,7 @@ from typing import Any
 
 from autodiff import scalar_math
 from autodiff.modes import enable_grad
+from autodiff.rule_math import FLOAT_MATH, RULE_MATH_NAMES
 from autodiff.rules import RULES
 from autodiff.symbolic import SYMBOLIC_MATH, Symbol, number_text
 from autodiff.value import Value
@@ -218,7 +219,7 @@ def _make_inputs(arg: Any, name: str, inputs: dict[Value, str]) -> tuple[Any, La
 
 
 def _topological_order(root: Value, inputs: dict[Value, str]) -> list[Value]:
-    """`autodiff.backward.topological_order`, stopping at the inputs.
+    """`autodiff.graph.topological_order`, stopping at the inputs.
 
     The same depth-first search as the eager engine, so the backward lines
     come in the eager order and sums of gradients round the same way.
@@ -317,6 +318,7 @@ def namespace() -> dict[str, Any]:
     """
     space: dict[str, Any] = {name: getattr(scalar_math, name) for name in dir(scalar_math)
                              if not name.startswith('_')}
+    space.update({name: getattr(FLOAT_MATH, name) for name in RULE_MATH_NAMES})
     for op, name in function_names().items():
         space.setdefault(name, RULES[op].forward)
     return space

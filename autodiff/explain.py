@@ -37,8 +37,9 @@ import ast
 import html
 from dataclasses import dataclass, field
 
-from autodiff.backward import topological_order
-from autodiff.rules import FLOAT_MATH, RULES
+from autodiff.graph import topological_order
+from autodiff.rule_math import FLOAT_MATH
+from autodiff.rules import RULES
 from autodiff.symbolic import SYMBOLIC_MATH, Symbol, number_text
 from autodiff.value import Value
 

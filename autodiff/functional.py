@@ -1,20 +1,58 @@
-"""Functions in, functions out: `grad`, `value_and_grad` and `gradcheck`.
+"""Functions in, functions out: `grad`, `value_and_grad`, `gradients` and `gradcheck`.
 
 In the spirit of JAX: ``grad(f)`` is a new function that returns the
 derivative of ``f``.  It composes, so ``grad(grad(f))`` is the second
-derivative.
+derivative.  All of them are built on one primitive, the chain-rule walker
+of :mod:`autodiff.chain_rule`.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from autodiff.backward import gradients
+from autodiff.chain_rule import run_chain_rule
+from autodiff.graph import topological_order
 from autodiff.modes import enable_grad
 from autodiff.value import Value
+
+
+def gradients(output: Value, inputs: Sequence[Value], create_graph: bool = False) -> list:
+    """∂output/∂input for each input, leaving every ``.grad`` as it was.
+
+    The functional form of `backward` (like ``torch.autograd.grad``): the
+    answer is returned instead of stored.  An input the output does not
+    depend on gets 0.0.
+
+    >>> x, y = Value(2.0), Value(5.0)
+    >>> gradients(x * y, [x, y])
+    [5.0, 2.0]
+    >>> x.grad
+    0.0
+    """
+    if not isinstance(output, Value):  # a constant: nothing depends on the inputs
+        zero = Value(0.0) if create_graph else 0.0
+        return [zero for _ in inputs]
+    order = topological_order(output)
+    saved = [node.grad for node in order]
+    for node in order:
+        node.grad = 0.0
+    try:
+        output.grad = 1.0
+        run_chain_rule(order, create_graph)
+        in_graph = set(order)
+        found = [node.grad if node in in_graph else 0.0 for node in inputs]
+    finally:
+        # Restoring the old gradients also drops the references from this
+        # graph's nodes to the recorded gradient graph (no reference cycle).
+        for node, old in zip(order, saved):
+            node.grad = old
+    if create_graph:
+        found = [g if isinstance(g, Value) else Value(g) for g in found]
+    return found
+
 
 #: How many `grad`-made functions are running.  Inside one, a nested
 #: ``grad(g)`` must return a `Value` (not a float) so the outer one can

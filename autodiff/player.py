@@ -150,7 +150,7 @@ def play_backward(root: Value, gradient: float = 1.0, title: str | None = None,
 
 
 def _unnamed(root: Value, names: dict[Value, str]) -> list[Value]:
-    from autodiff.backward import topological_order
+    from autodiff.graph import topological_order
 
     return [node for node in topological_order(root) if node not in names]
 

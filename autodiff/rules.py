@@ -6,12 +6,13 @@ derivatives*: for ``out = op(x1, x2, ...)`` the rule returns the partials
 upstream gradient ``∂L/∂out``.
 
 A rule is written with ordinary arithmetic plus a namespace ``m`` for the
-few functions it needs (``m.cos``, ``m.log``, ``m.heaviside``, ...).  So the
-same line serves every consumer:
+few functions it needs (``m.cos``, ``m.log``, ``m.heaviside``, ...; the names
+are declared once, in :mod:`autodiff.rule_math`).  So the same line serves
+every consumer:
 
 * the ordinary backward pass calls it with floats and ``m`` = floats' math;
 * ``backward(create_graph=True)`` calls it with the graph's own `Value`
-  nodes and ``m`` = :data:`VALUE_MATH`, so the derivative is itself recorded
+  nodes and ``m`` = :data:`autodiff.rule_math.VALUE_MATH`, so the derivative is itself recorded
   and can be differentiated again;
 * code generation and the chain-rule explainer call it with symbols.
 
@@ -36,7 +37,8 @@ from autodiff import scalar_math as _floats
 class Rule:
     """One operation: its name, forward function and local derivatives.
 
-    >>> RULES['*'].partials(_floats, 6.0, 2.0, 3.0)
+    >>> from autodiff.rule_math import FLOAT_MATH
+    >>> RULES['*'].partials(FLOAT_MATH, 6.0, 2.0, 3.0)
     (3.0, 2.0)
     """
 
@@ -55,7 +57,8 @@ def defrule(op: str, forward: Callable[..., float], partials: Callable[..., tupl
     """Add an operation to the table (used below; also for extensions).
 
     >>> defrule('square', lambda x: x * x, lambda m, out, x: (2 * x,))
-    >>> RULES['square'].partials(_floats, 9.0, 3.0)
+    >>> from autodiff.rule_math import FLOAT_MATH
+    >>> RULES['square'].partials(FLOAT_MATH, 9.0, 3.0)
     (6.0,)
     >>> del RULES['square']
     """
@@ -89,46 +92,3 @@ defrule('leaky_relu', _floats.leaky_relu,
 defrule('abs',   abs,                  lambda m, out, x: (m.sign(x),))
 defrule('max',   max,                  lambda m, out, a, b: (m.heaviside(a - b, 0.5), m.heaviside(b - a, 0.5)))
 defrule('min',   min,                  lambda m, out, a, b: (m.heaviside(b - a, 0.5), m.heaviside(a - b, 0.5)))
-
-
-class _ValueMath:
-    """The namespace ``m`` for rules applied to `Value` nodes (higher-order derivatives).
-
-    Smooth functions become recorded operations.  Step functions (heaviside,
-    sign) have derivative zero wherever they are defined, so they return
-    plain constants: exactly right for the next derivative.
-    """
-
-    @staticmethod
-    def cos(x):
-        return x.cos()
-
-    @staticmethod
-    def sin(x):
-        return x.sin()
-
-    @staticmethod
-    def log(x):
-        return x.log()
-
-    @staticmethod
-    def sigmoid(x):
-        return x.sigmoid()
-
-    @staticmethod
-    def heaviside(x, at_zero):
-        return _floats.heaviside(x.data, at_zero)
-
-    @staticmethod
-    def sign(x):
-        return _floats.sign(x.data)
-
-    @staticmethod
-    def xlogy(x, y):
-        return 0.0 if x.data == 0 else x * y.log()
-
-
-#: The namespace ``m`` for rules applied to floats: the floats' own functions.
-FLOAT_MATH = _floats
-#: The namespace ``m`` for rules applied to `Value` nodes.
-VALUE_MATH = _ValueMath()

@@ -159,17 +159,3 @@ def sign(x: float) -> float:
     (-1.0, 0.0, 1.0)
     """
     return 1.0 if x > 0 else (-1.0 if x < 0 else 0.0)
-
-
-def xlogy(x: float, y: float) -> float:
-    """x * log(y), taken as 0 where x == 0 (its limit), as in SciPy.
-
-    The slope of x ** y in y is (x ** y) * log(x); at x == 0 that is 0 * log 0,
-    whose limit is 0.
-
-    >>> xlogy(0.0, 0.0), xlogy(2.0, 1.0)
-    (0.0, 0.0)
-    """
-    if x == 0:
-        return 0.0
-    return x * log(y)

@@ -17,12 +17,15 @@ here: this module only knows how to write arithmetic down.
 ['3 * x ** 2']
 
 Function names (``cos``, ``heaviside``, ``xlogy`` ...) are those of
-:mod:`autodiff.scalar_math`, so an emitted expression runs in its namespace.
+:mod:`autodiff.rule_math`, so an emitted expression runs in the float or array namespace.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
+
+from autodiff.rule_math import RULE_MATH_NAMES, RuleMath
 
 # Python's operator precedence, weakest first.  A sub-expression gets
 # parentheses when it binds more weakly than the operator around it.
@@ -186,41 +189,25 @@ def _call(name: str, *args: Operand) -> Symbol:
     return Symbol(f"{name}({', '.join(_as_symbol(a).text for a in args)})")
 
 
-class _SymbolicMath:
+class SymbolicMath(RuleMath):
     """The namespace ``m`` for rules applied to symbols: each call is written down.
+
+    Every function of the contract becomes a call by the same name; the
+    generated code runs those calls in the float or array namespace, so a
+    special limit (``xlogy`` at 0) is computed there, never written here.
 
     >>> str(SYMBOLIC_MATH.heaviside(Symbol('x'), 0.0))
     'heaviside(x, 0)'
+    >>> str(SYMBOLIC_MATH.xlogy(Symbol('out'), Symbol('x')))
+    'xlogy(out, x)'
     """
 
-    @staticmethod
-    def cos(x: Operand) -> Symbol:
-        return _call('cos', x)
-
-    @staticmethod
-    def sin(x: Operand) -> Symbol:
-        return _call('sin', x)
-
-    @staticmethod
-    def log(x: Operand) -> Symbol:
-        return _call('log', x)
-
-    @staticmethod
-    def sigmoid(x: Operand) -> Symbol:
-        return _call('sigmoid', x)
-
-    @staticmethod
-    def heaviside(x: Operand, at_zero: float) -> Symbol:
-        return _call('heaviside', x, at_zero)
-
-    @staticmethod
-    def sign(x: Operand) -> Symbol:
-        return _call('sign', x)
-
-    @staticmethod
-    def xlogy(x: Operand, y: Operand) -> Symbol:
-        return _call('xlogy', x, y)
+    def __getattribute__(self, name: str) -> Any:
+        # Each name of the contract writes a call to itself; nothing else exists.
+        if name in RULE_MATH_NAMES:
+            return lambda *args: _call(name, *args)
+        return super().__getattribute__(name)
 
 
 #: The namespace ``m`` for rules applied to :class:`Symbol` inputs.
-SYMBOLIC_MATH = _SymbolicMath()
+SYMBOLIC_MATH = SymbolicMath()

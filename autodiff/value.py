@@ -20,8 +20,10 @@ from __future__ import annotations
 import math
 import numbers
 
+from autodiff import chain_rule as _chain_rule
 from autodiff import modes as _modes
-from autodiff import scalar_math as _floats
+from autodiff.graph import describe
+from autodiff.rules import RULES
 
 Number = int | float
 
@@ -63,93 +65,94 @@ class Value:
         return (self._a,) if self._b is None else (self._a, self._b)
 
     # ------------------------------------------------------------------
-    # Arithmetic.  The forward value is computed here; the derivative of
-    # each operation lives in one place, autodiff/rules.py.
+    # Arithmetic.  Each operation is one row of the table in
+    # autodiff/rules.py: FORWARD[op] is its forward function, and its
+    # derivative is read from the same row by the chain rule.
     # ------------------------------------------------------------------
     def __add__(self, other: Value | Number) -> Value:
         other = other if isinstance(other, Value) else Value(other)
-        return _result(self.data + other.data, '+', self, other)
+        return _result(FORWARD['+'](self.data, other.data), '+', self, other)
 
     def __radd__(self, other: Number) -> Value:  # other + self
         return Value(other) + self
 
     def __sub__(self, other: Value | Number) -> Value:
         other = other if isinstance(other, Value) else Value(other)
-        return _result(self.data - other.data, '-', self, other)
+        return _result(FORWARD['-'](self.data, other.data), '-', self, other)
 
     def __rsub__(self, other: Number) -> Value:  # other - self
         return Value(other) - self
 
     def __mul__(self, other: Value | Number) -> Value:
         other = other if isinstance(other, Value) else Value(other)
-        return _result(self.data * other.data, '*', self, other)
+        return _result(FORWARD['*'](self.data, other.data), '*', self, other)
 
     def __rmul__(self, other: Number) -> Value:  # other * self
         return Value(other) * self
 
     def __truediv__(self, other: Value | Number) -> Value:
         other = other if isinstance(other, Value) else Value(other)
-        return _result(_floats.divide(self.data, other.data), '/', self, other)
+        return _result(FORWARD['/'](self.data, other.data), '/', self, other)
 
     def __rtruediv__(self, other: Number) -> Value:  # other / self
         return Value(other) / self
 
     def __pow__(self, other: Value | Number) -> Value:
         if isinstance(other, Value):  # a differentiable exponent
-            return _result(_floats.power(self.data, other.data), 'pow', self, other)
+            return _result(FORWARD['pow'](self.data, other.data), 'pow', self, other)
         exponent = Value(other)  # a constant of the operation, as in x ** 2
-        return _result(_floats.power(self.data, exponent.data), '**', self, exponent)
+        return _result(FORWARD['**'](self.data, exponent.data), '**', self, exponent)
 
     def __rpow__(self, other: Number) -> Value:  # other ** self
         return Value(other) ** self
 
     def __neg__(self) -> Value:
-        return _result(-self.data, 'neg', self)
+        return _result(FORWARD['neg'](self.data), 'neg', self)
 
     def __pos__(self) -> Value:
         return self
 
     def __abs__(self) -> Value:
-        return _result(abs(self.data), 'abs', self)
+        return _result(FORWARD['abs'](self.data), 'abs', self)
 
     # ------------------------------------------------------------------
     # Functions.
     # ------------------------------------------------------------------
     def exp(self) -> Value:
         """e ** self (inf on overflow).  ``Value(0.0).exp().data == 1.0``"""
-        return _result(_floats.exp(self.data), 'exp', self)
+        return _result(FORWARD['exp'](self.data), 'exp', self)
 
     def log(self) -> Value:
         """Natural logarithm; ``ValueError`` unless data > 0.  ``Value(1.0).log().data == 0.0``"""
-        return _result(_floats.log(self.data), 'log', self)
+        return _result(FORWARD['log'](self.data), 'log', self)
 
     def log1p(self) -> Value:
         """log(1 + self), accurate near 0; ``ValueError`` unless data > -1."""
-        return _result(_floats.log1p(self.data), 'log1p', self)
+        return _result(FORWARD['log1p'](self.data), 'log1p', self)
 
     def sqrt(self) -> Value:
         """Square root; ``ValueError`` for negative data.  ``Value(9.0).sqrt().data == 3.0``"""
-        return _result(_floats.sqrt(self.data), 'sqrt', self)
+        return _result(FORWARD['sqrt'](self.data), 'sqrt', self)
 
     def sin(self) -> Value:
         """Sine (radians).  ``Value(0.0).sin().data == 0.0``"""
-        return _result(_floats.sin(self.data), 'sin', self)
+        return _result(FORWARD['sin'](self.data), 'sin', self)
 
     def cos(self) -> Value:
         """Cosine (radians).  ``Value(0.0).cos().data == 1.0``"""
-        return _result(_floats.cos(self.data), 'cos', self)
+        return _result(FORWARD['cos'](self.data), 'cos', self)
 
     def tanh(self) -> Value:
         """Hyperbolic tangent; ``Value(1000.0).tanh().data == 1.0``."""
-        return _result(_floats.tanh(self.data), 'tanh', self)
+        return _result(FORWARD['tanh'](self.data), 'tanh', self)
 
     def sigmoid(self) -> Value:
         """1 / (1 + e^-self), stable: ``Value(-1000.0).sigmoid().data == 0.0``."""
-        return _result(_floats.sigmoid(self.data), 'sigmoid', self)
+        return _result(FORWARD['sigmoid'](self.data), 'sigmoid', self)
 
     def relu(self) -> Value:
         """max(self, 0); its slope at 0 is taken as 0 (PyTorch's convention)."""
-        return _result(_floats.relu(self.data), 'relu', self)
+        return _result(FORWARD['relu'](self.data), 'relu', self)
 
     def leaky_relu(self, negative_slope: float = 0.01) -> Value:
         """self if positive, else ``negative_slope * self``.
@@ -158,11 +161,11 @@ class Value:
         -0.2
         """
         slope = Value(negative_slope)  # a constant of the operation
-        return _result(_floats.leaky_relu(self.data, slope.data), 'leaky_relu', self, slope)
+        return _result(FORWARD['leaky_relu'](self.data, slope.data), 'leaky_relu', self, slope)
 
     def softplus(self) -> Value:
         """log(1 + e^self) without overflow; a smooth relu.  Its slope is sigmoid."""
-        return _result(_floats.softplus(self.data), 'softplus', self)
+        return _result(FORWARD['softplus'](self.data), 'softplus', self)
 
     def abs(self) -> Value:
         """|self|, the same as ``abs(v)``; its slope at 0 is 0 (PyTorch's convention)."""
@@ -175,7 +178,7 @@ class Value:
         3.0
         """
         other = other if isinstance(other, Value) else Value(other)
-        return _result(max(self.data, other.data), 'max', self, other)
+        return _result(FORWARD['max'](self.data, other.data), 'max', self, other)
 
     def min(self, other: Value | Number) -> Value:
         """The smaller of two values; on a tie each input gets half the gradient.
@@ -184,7 +187,7 @@ class Value:
         2.0
         """
         other = other if isinstance(other, Value) else Value(other)
-        return _result(min(self.data, other.data), 'min', self, other)
+        return _result(FORWARD['min'](self.data, other.data), 'min', self, other)
 
     # ------------------------------------------------------------------
     # Gradients.
@@ -204,9 +207,12 @@ class Value:
         6.0
         >>> x.grad.backward()        # adds d(2x)/dx = 2 to x.grad
         """
-        from autodiff.backward import backward  # the chain rule lives there
-
-        backward(self, gradient, create_graph)
+        seed = gradient if isinstance(gradient, Value) else _seed(gradient)
+        order = _chain_rule.backward(self, seed, create_graph)
+        if create_graph:  # every gradient a Value, ready to be differentiated again
+            for node in order:
+                if not isinstance(node.grad, Value):
+                    node.grad = Value(node.grad)
 
     def detach(self) -> Value:
         """A new leaf with the same data: a constant, cut from the graph.
@@ -233,6 +239,38 @@ class Value:
         return f"Value(data={self.data}, grad={self.grad})"
 
 
+def _seed(gradient: object) -> float:
+    if isinstance(gradient, (int, float)) and not isinstance(gradient, bool):
+        return float(gradient)
+    raise TypeError(f"backward: gradient must be a number or a Value, got {gradient!r}")
+
+
+def apply(op: str, *inputs: Value | Number) -> Value:
+    """Run operation ``op`` of the rule table on one or two inputs (Values or numbers).
+
+    Every row of the table is an operation: registering a rule with
+    `autodiff.defrule` is all it takes to add one, and backward,
+    ``create_graph``, compiled code and the explainer all read that row.
+
+    >>> from autodiff import defrule
+    >>> defrule('cube', lambda x: x ** 3, lambda m, out, x: (3 * x * x,))
+    >>> x = Value(2.0)
+    >>> y = apply('cube', x)
+    >>> y.data, y._op
+    (8.0, 'cube')
+    >>> y.backward(); x.grad
+    12.0
+    >>> del RULES['cube']
+    """
+    rule = RULES.get(op)
+    if rule is None:
+        raise KeyError(f"no operation {op!r} in the rule table; known: {', '.join(RULES)}")
+    if not 1 <= len(inputs) <= 2:
+        raise ValueError(f"an operation takes one or two inputs; {op!r} was given {len(inputs)}")
+    nodes = [v if isinstance(v, Value) else Value(v) for v in inputs]
+    return _result(rule.forward(*[v.data for v in nodes]), op, *nodes)
+
+
 def _to_float(data: object) -> float:
     """Convert a real number to float; reject everything else by name."""
     if isinstance(data, numbers.Real):  # int, bool, Fraction, NumPy scalars ...
@@ -241,6 +279,10 @@ def _to_float(data: object) -> float:
         f"Value needs a real number, got {data!r} of type {type(data).__name__}"
     )
 
+
+#: Each operation's forward function, read once from the table: value.py
+#: computes no forward value of its own.
+FORWARD = {op: rule.forward for op, rule in RULES.items()}
 
 # One allocation routine for every operation's result.  Building the node
 # slot by slot (instead of calling Value(...)) skips __init__'s argument
@@ -266,12 +308,3 @@ def _result(data: float, op: str, a: Value, b: Value | None = None) -> Value:
         )
     out._op, out._a, out._b = (op, a, b) if _modes.grad_enabled else ('', None, None)
     return out
-
-
-def describe(values: tuple) -> str:
-    """``x=1.0, 2.5``: each value's data, after its label when it has one.
-
-    >>> describe((Value(1.0, label='x'), Value(2.5)))
-    'x=1.0, 2.5'
-    """
-    return ', '.join(f"{v.label}={v.data!r}" if v.label else repr(v.data) for v in values)

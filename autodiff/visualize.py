@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from autodiff.backward import topological_order
+from autodiff.graph import topological_order
 from autodiff.rules import RULES
 from autodiff.value import Value
 

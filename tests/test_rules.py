@@ -13,8 +13,8 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from autodiff import RULES, Value, defrule
-from autodiff import scalar_math as floats
+from autodiff import RULES, Value, defrule, scalar_math
+from autodiff.rule_math import FLOAT_MATH, RULE_MATH_NAMES
 from autodiff.symbolic import SYMBOLIC_MATH, Symbol
 from tests.operations import OPERATIONS
 
@@ -105,11 +105,12 @@ def test_symbolic_form_of_each_rule_evaluates_to_its_float_form(op, xs):
     arity = rule.partials.__code__.co_argcount - 2
     xs = xs[:arity]
     out = rule.forward(*xs)
-    numeric = rule.partials(floats, out, *xs)
+    numeric = rule.partials(FLOAT_MATH, out, *xs)
     names = [f"x{i}" for i in range(arity)]
     symbols = [x if i in rule.constants else Symbol(n) for i, (x, n) in enumerate(zip(xs, names))]
     written = rule.partials(SYMBOLIC_MATH, Symbol('out'), *symbols)
-    namespace = {name: getattr(floats, name) for name in dir(floats) if not name.startswith('_')}
+    namespace = {name: getattr(scalar_math, name) for name in dir(scalar_math) if not name.startswith('_')}
+    namespace.update({name: getattr(FLOAT_MATH, name) for name in RULE_MATH_NAMES})
     namespace.update(dict(zip(names, xs)), out=out, math=math)
     for expected, formula in zip(numeric, written):
         if expected is None:
