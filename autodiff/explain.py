@@ -1,7 +1,9 @@
 """The chain rule, written out: forward values, then every backward step as the notes write it.
 
-``explain(root)`` replays the backward pass on the side (no ``.grad`` is
-touched, so it works before or after ``backward``) and records each step::
+``explain(root)`` runs the engine's one chain-rule walker
+(:func:`autodiff.chain_rule.backpropagate`) with a combine that records
+each step, and leaves every ``.grad`` as it was (so it works before or
+after ``backward``)::
 
     ∂g/∂p = ∂g/∂g · ∂g/∂p = 1 · z = 1 · (-3) = -3
 
@@ -37,8 +39,8 @@ import ast
 import html
 from dataclasses import dataclass, field
 
+from autodiff.chain_rule import backpropagate
 from autodiff.graph import topological_order
-from autodiff.rule_math import FLOAT_MATH
 from autodiff.rules import RULES
 from autodiff.symbolic import SYMBOLIC_MATH, Symbol, number_text
 from autodiff.value import Value
@@ -294,32 +296,45 @@ def explain(root: Value, gradient: float = 1.0, digits: int = 4) -> Explanation:
         for position, parent in enumerate(node._prev):
             if position not in _rule(node).constants:
                 uses[parent] += 1
-
-    grads = {node: 0.0 for node in order}
-    shares: dict[Value, list[float]] = {node: [] for node in order}
-    grads[root] = seed
-    steps = []
-    for node in reversed(order):
-        if not node._prev:
-            continue
-        rule = _rule(node)
-        numeric = rule.partials(FLOAT_MATH, node.data, *[v.data for v in node._prev])
-        symbolic = _symbolic_partials(rule, node, names)
-        for position, (parent, local) in enumerate(zip(node._prev, numeric)):
-            if local is None:  # a constant of the operation: no gradient flows there
-                continue
-            contribution = grads[node] * local
-            grads[parent] += contribution
-            shares[parent].append(contribution)
-            steps.append(BackwardStep(
-                index=len(steps) + 1, root=names[root], output=names[node], input=names[parent],
-                position=position, upstream=grads[node], local_formula=symbolic[position],
-                local=local, contribution=contribution, total=grads[parent],
-                use=len(shares[parent]), uses=uses[parent], shares=tuple(shares[parent]),
-                output_node=node, input_node=parent, digits=digits))
-
+    steps, grads = _replay_backward(order, root, seed, names, uses, digits)
     leaves = {names[v]: grads[v] for v in order if not v._prev and v not in constants and v is not root}
     return Explanation(names[root], seed, forward, steps, names, leaves, digits)
+
+
+def _replay_backward(order: list[Value], root: Value, seed: float, names: dict[Value, str],
+                     uses: dict[Value, int], digits: int) -> tuple[list[BackwardStep], dict[Value, float]]:
+    """The chain-rule walker, run on the side, with a combine that records each step.
+
+    The walk needs ``.grad`` slots to hold the running gradients, so the
+    graph's own are saved and restored around it: explaining changes nothing.
+    """
+    steps: list[BackwardStep] = []
+    shares: dict[Value, list[float]] = {node: [] for node in order}
+    formulas: dict[Value, list[str | None]] = {}
+
+    def record(node: Value, position: int, parent: Value, local: float, contribution: float) -> None:
+        parent.grad += contribution
+        shares[parent].append(contribution)
+        if node not in formulas:
+            formulas[node] = _symbolic_partials(_rule(node), node, names)
+        steps.append(BackwardStep(
+            index=len(steps) + 1, root=names[root], output=names[node], input=names[parent],
+            position=position, upstream=node.grad, local_formula=formulas[node][position],
+            local=local, contribution=contribution, total=parent.grad,
+            use=len(shares[parent]), uses=uses[parent], shares=tuple(shares[parent]),
+            output_node=node, input_node=parent, digits=digits))
+
+    saved = [node.grad for node in order]
+    try:
+        for node in order:
+            node.grad = 0.0
+        root.grad = seed
+        backpropagate(order, record)
+        grads = {node: node.grad for node in order}
+    finally:
+        for node, old in zip(order, saved):
+            node.grad = old
+    return steps, grads
 
 
 def name_nodes(order: list[Value], skip: set[Value] | frozenset = frozenset()) -> dict[Value, str]:
