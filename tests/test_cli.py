@@ -54,6 +54,22 @@ def test_demo_without_numpy_compiles_to_pure_python(tmp_path, monkeypatch, capsy
     assert 'compiled (python backend)' in printed and 'final training accuracy: 100%' in printed
 
 
+def test_demo_prints_one_loss_the_training_objective_with_l2(tmp_path, capsys):
+    # The bar's loss and micrograd's printed loss are hinge + 1e-4·Σp²; the final line names that one number.
+    assert main(['demo', '--out', str(tmp_path), '--quiet']) == 0
+    final = next(line for line in capsys.readouterr().out.splitlines() if line.startswith('final'))
+    assert final.count('loss') == 1 and 'hinge + L2 penalty' in final
+    printed = float(final.split('(hinge + L2 penalty) ')[1].split()[0])
+    # Recomputed from the saved weights by hand: the last epoch's figure was measured one small step
+    # before these weights, so it agrees to a few percent, and is far from the hinge loss alone.
+    model = load_model(tmp_path / 'model.json')
+    X, y = make_moons(n_samples=100, noise=0.1, random_state=DEMO_SEED)
+    hinge = sum(max(0.0, 1 - s * model(x).data) for x, s in zip(X, to_signs(y))) / len(X)
+    penalty = 1e-4 * sum(p.data ** 2 for p in model.parameters())
+    assert printed == pytest.approx(hinge + penalty, rel=0.05)
+    assert printed > 2 * hinge
+
+
 def test_neuron_graph_svg(tmp_path):
     if not shutil.which('dot'):
         pytest.skip('the Graphviz dot program is not installed')
@@ -223,6 +239,116 @@ def test_decision_boundary_colours_follow_the_model(tmp_path):
         plot_decision_boundary(MLP(3, [1]), [[0.0, 0.0, 0.0]], [0])
 
 
+def png_size(path):
+    """Width and height in pixels, read from the PNG's IHDR chunk."""
+    header = Path(path).read_bytes()[:24]
+    assert header.startswith(PNG_MAGIC)
+    return int.from_bytes(header[16:20], 'big'), int.from_bytes(header[20:24], 'big')
+
+
+def test_figures_are_sharp_enough_for_a_laptop_screen(tmp_path):
+    pytest.importorskip('matplotlib')
+    from nn.plot import DPI, plot_decision_boundary, plot_history
+    from nn.train import History
+
+    assert 110 <= DPI <= 150
+    history = History()
+    history.record(epoch=1, loss=1.0)
+    path = tmp_path / 'loss.png'
+    figure = plot_history(history, path=path)
+    width, height = figure.get_size_inches()
+    assert png_size(path) == (round(width * DPI), round(height * DPI))
+    figure = plot_decision_boundary(MLP(2, [3, 1], seed=0), [[0.0, 0.0], [1.0, 1.0]], [0, 1], resolution=4)
+    assert figure.dpi == DPI
+
+
+def test_decision_boundary_line_is_where_the_score_equals_the_threshold():
+    pytest.importorskip('matplotlib')
+    from matplotlib.collections import PathCollection
+    from matplotlib.contour import ContourSet
+
+    from nn.plot import plot_decision_boundary
+
+    # A linear model, score = 2·x0 - x1 + 0.3: its boundary is a straight line, which linear
+    # interpolation between grid points finds exactly, however coarse the grid.
+    model = MLP(2, [1], activation='linear', seed=0)
+    model.load_state_dict({'layers.0.neurons.0.w.0': 2.0, 'layers.0.neurons.0.w.1': -1.0,
+                           'layers.0.neurons.0.b': 0.3})
+    X, y = [[-1.0, -1.0], [1.0, 1.0], [0.5, -0.5]], [-1, 1, 1]
+    for threshold in (0.0, 0.7):
+        ax = plot_decision_boundary(model, X, y, threshold=threshold, resolution=7).axes[0]
+        lines = [c for c in ax.get_children() if isinstance(c, ContourSet)]
+        vertices = [v for segment in lines[-1].allsegs[0] for v in segment]
+        assert len(vertices) >= 2
+        assert all(abs(2 * x0 - x1 + 0.3 - threshold) < 1e-9 for x0, x1 in vertices)
+        legend = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert legend == ['class -1', 'class +1', 'decision boundary']
+        # The points keep their classes' colours: one scatter per class, 1 and 2 points.
+        points = [c for c in ax.get_children() if isinstance(c, PathCollection)]
+        assert [len(c.get_offsets()) for c in points] == [1, 2]
+
+
+def test_decision_regions_of_several_classes_meet_where_two_scores_tie():
+    pytest.importorskip('matplotlib')
+    from matplotlib.contour import ContourSet
+
+    from nn.plot import plot_decision_boundary
+
+    # Three linear outputs x0, x1 and 0: class 0 wins where x0 is largest, and so on.
+    model = MLP(2, [3], activation='linear', seed=0)
+    model.load_state_dict({'layers.0.neurons.0.w.0': 1.0, 'layers.0.neurons.0.w.1': 0.0,
+                           'layers.0.neurons.1.w.0': 0.0, 'layers.0.neurons.1.w.1': 1.0,
+                           'layers.0.neurons.2.w.0': 0.0, 'layers.0.neurons.2.w.1': 0.0,
+                           **{f'layers.0.neurons.{k}.b': 0.0 for k in range(3)}})
+    X, y = [[2.0, -1.0], [-1.0, 2.0], [-2.0, -2.0]], [0, 1, 2]
+    ax = plot_decision_boundary(model, X, y, resolution=9, class_names=['east', 'north', 'rest']).axes[0]
+    borders = [c for c in ax.get_children() if isinstance(c, ContourSet) and not c.filled]
+    for border in borders:
+        for x0, x1 in (v for segment in border.allsegs[0] for v in segment):
+            scores = sorted([x0, x1, 0.0])
+            assert scores[2] - scores[1] < 1e-9  # on a border the two best scores are equal
+    assert len(borders) == 3
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ['east', 'north', 'rest', 'decision boundary']
+
+
+def test_decision_boundary_bad_arguments_name_the_problem():
+    pytest.importorskip('matplotlib')
+    from nn.plot import plot_decision_boundary
+
+    X, y = [[0.0, 0.0], [1.0, 1.0]], [0, 1]
+    with pytest.raises(ValueError, match='resolution must be an integer >= 2'):
+        plot_decision_boundary(MLP(2, [1]), X, y, resolution=1)
+    with pytest.raises(ValueError, match='class_names has 1 names for 2 classes'):
+        plot_decision_boundary(MLP(2, [1]), X, y, resolution=3, class_names=['only'])
+
+
+def test_saving_a_plot_replaces_the_file_in_one_step(tmp_path):
+    pytest.importorskip('matplotlib')
+    from nn.plot import plot_history
+    from nn.train import History
+
+    history = History()
+    history.record(epoch=1, loss=1.0)
+    path = tmp_path / 'loss.svg'
+    path.write_text('an older picture')
+    plot_history(history, path=path)
+    assert '<svg' in path.read_text()
+    assert os.listdir(tmp_path) == ['loss.svg']  # no temporary file left behind
+    reference = tmp_path / 'reference'
+    reference.write_text('')  # the permissions any newly written file gets here (umask)
+    assert path.stat().st_mode == reference.stat().st_mode
+
+
+def test_train_summary_is_written_with_the_usual_permissions(tmp_path):
+    assert main(['train', '--samples', '20', '--epochs', '1', '--out', str(tmp_path), '--quiet']) == 0
+    reference = tmp_path / 'reference'
+    reference.write_text('')
+    for name in ('summary.json', 'loss.png', 'decision_boundary.png'):
+        assert (tmp_path / name).stat().st_mode == reference.stat().st_mode, name
+    assert not [name for name in os.listdir(tmp_path) if name.endswith('.tmp')]
+
+
 def test_no_stray_files_in_the_working_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main(['train', '--samples', '20', '--epochs', '1', '--quiet']) == 0
@@ -240,3 +366,63 @@ def test_explain_is_a_chainrule_subcommand(capsys):
 def test_explain_refuses_unsafe_input_with_exit_2(capsys):
     assert main(['explain', "__import__('os').system('true')"]) == 2
     assert 'refused' in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------
+# Packaging: version, licence, type-hint markers
+# ----------------------------------------------------------------------
+
+
+def pyproject_version():
+    tomllib = pytest.importorskip('tomllib')  # Python 3.11+
+    return tomllib.loads((ROOT / 'pyproject.toml').read_text())['project']['version']
+
+
+def test_version_option_prints_the_installed_version():
+    done = subprocess.run([sys.executable, '-m', 'nn', '--version'], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"chainrule {pyproject_version()}\n"
+
+
+def test_version_without_package_metadata_says_unknown(monkeypatch):
+    import importlib.metadata
+
+    from nn.cli import UNKNOWN_VERSION, installed_version
+
+    def not_installed(name):
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, 'version', not_installed)
+    assert installed_version() == UNKNOWN_VERSION == '0+unknown'
+
+
+def test_installed_packages_carry_py_typed_and_the_licence_is_mit():
+    import importlib.resources
+
+    for package in ('autodiff', 'nn'):
+        assert importlib.resources.files(package).joinpath('py.typed').is_file()
+    licence = (ROOT / 'LICENSE').read_text()
+    assert licence.startswith('MIT License') and 'the chainrule developers' in licence
+    assert 'Copyright (c) 2026' in licence
+
+
+def test_the_wheel_ships_py_typed_and_the_licence(tmp_path):
+    import zipfile
+
+    pytest.importorskip('setuptools')
+    source = tmp_path / 'source'  # a copy, so building never writes into the working tree
+    for name in ('pyproject.toml', 'README.md', 'LICENSE'):
+        source.mkdir(exist_ok=True)
+        shutil.copy(ROOT / name, source / name)
+    for package in ('autodiff', 'nn'):
+        shutil.copytree(ROOT / package, source / package, ignore=shutil.ignore_patterns('__pycache__'))
+    done = subprocess.run([sys.executable, '-m', 'pip', 'wheel', '--no-deps', '--no-build-isolation',
+                           '--no-index', '--quiet', '--wheel-dir', str(tmp_path / 'dist'), str(source)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    wheel, = (tmp_path / 'dist').glob('chainrule-*.whl')
+    names = zipfile.ZipFile(wheel).namelist()
+    assert 'autodiff/py.typed' in names and 'nn/py.typed' in names
+    assert any(name.endswith('.dist-info/licenses/LICENSE') or name.endswith('.dist-info/LICENSE')
+               for name in names), names

@@ -266,6 +266,43 @@ def test_without_tqdm_a_plain_line_instead(capsys, monkeypatch):
     assert len(lines) == 10  # every second epoch of 20
 
 
+def run_in_a_notebook_kernel(code):
+    """Run ``code`` as one cell in a fresh Jupyter kernel, as a learner's notebook would; its outputs."""
+    nbformat = pytest.importorskip('nbformat')
+    nbclient = pytest.importorskip('nbclient')
+    pytest.importorskip('ipykernel')
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    nbclient.NotebookClient(notebook, timeout=120, kernel_name='python3').execute()
+    return notebook.cells[0].outputs
+
+
+FIT_IN_A_CELL = """
+from nn import MLP, fit
+history = fit(MLP(1, [1], seed=0), [[0.0], [1.0]], [0.0, 1.0], loss='mse', epochs=3)
+print('epochs', len(history))
+"""
+
+
+def output_text(outputs):
+    return ''.join(o.get('text', '') + str(o.get('data', {}).get('text/plain', '')) for o in outputs)
+
+
+def test_in_jupyter_fit_shows_a_widget_bar_without_a_tqdm_warning():
+    pytest.importorskip('tqdm')
+    outputs = run_in_a_notebook_kernel(FIT_IN_A_CELL)
+    text = output_text(outputs)
+    assert 'epochs 3' in text
+    assert 'TqdmWarning' not in text and 'IProgress not found' not in text, text
+    assert any('application/vnd.jupyter.widget-view+json' in o.get('data', {}) for o in outputs)
+
+
+def test_the_notebook_check_sees_the_warning_when_ipywidgets_is_missing():
+    # The same cell with ipywidgets made unimportable: the check above would catch the regression.
+    pytest.importorskip('tqdm')
+    outputs = run_in_a_notebook_kernel("import sys\nsys.modules['ipywidgets'] = None\n" + FIT_IN_A_CELL)
+    assert 'IProgress not found' in output_text(outputs)
+
+
 # ----------------------------------------------------------------------
 # Argument checks
 # ----------------------------------------------------------------------
