@@ -28,7 +28,7 @@ from typing import Any
 from autodiff import modes as _modes
 from autodiff.graph import describe, topological_order
 from autodiff.rule_math import FLOAT_MATH, VALUE_MATH, RuleMath
-from autodiff.rules import RULES, Rule
+from autodiff.rules import RULES
 
 #: ``combine(node, position, parent, local, contribution)``: what a consumer does with one contribution.
 Combine = Callable[[Any, int, Any, Any, Any], None]
@@ -62,12 +62,13 @@ def backpropagate(order: Sequence[Any], combine: Combine | None = None, *, m: Ru
             a = node._a
             if a is None:  # a leaf: nothing to pass on
                 continue
+            if primal is not None or type(a) is tuple:
+                step(node, combine, m=m, primal=primal)  # the general step: any view, any number of inputs
+                continue
+            # The everyday pass: floats read straight from the two input slots.
             rule = rules[node._op]
             b = node._b
-            # The everyday pass reads floats straight from the slots: three calls fewer per node.
-            if primal is not None:
-                local = rule.partials(m, *_rule_arguments(node, rule, primal))
-            elif b is None:
+            if b is None:
                 local = rule.partials(m, node.data, a.data)
             else:
                 local = rule.partials(m, node.data, a.data, b.data)
@@ -94,10 +95,46 @@ def backpropagate(order: Sequence[Any], combine: Combine | None = None, *, m: Ru
         raise rule_failed(node, error) from error
 
 
-def _rule_arguments(node: Any, rule: Rule, primal: Callable[[Any], Any]) -> list:
-    """What the rule is called with: the node's output, then its inputs (constants as floats)."""
-    inputs = (node._a,) if node._b is None else (node._a, node._b)
-    return [primal(node)] + [v.data if i in rule.constants else primal(v) for i, v in enumerate(inputs)]
+def step(node: Any, combine: Combine | None = None, *, m: RuleMath = FLOAT_MATH,
+         primal: Callable[[Any], Any] | None = None) -> None:
+    """One node's share of the chain rule, for any number of inputs (the walker's general case).
+
+    Arguments as for :func:`backpropagate`.  A node built micrograd's way,
+    ``Value(data, children, op)``, that was given its own ``_backward``
+    runs that instead.
+
+    >>> from autodiff import Value
+    >>> x, y = Value(2.0), Value(5.0)
+    >>> z = x * y
+    >>> z.grad = 1.0
+    >>> step(z)
+    >>> x.grad, y.grad
+    (5.0, 2.0)
+    """
+    inputs = node._prev
+    if not inputs:
+        return
+    if type(node._a) is tuple:  # built by Value(data, children, op)
+        own_step = node.__dict__.get('_backward')
+        if own_step is not None:
+            own_step()
+            return
+    rule = RULES[node._op]
+    view = _data if primal is None else primal
+    local = rule.partials(m, view(node), *[v.data if i in rule.constants else view(v)
+                                           for i, v in enumerate(inputs)])
+    upstream = node.grad
+    for position, (parent, d) in enumerate(zip(inputs, local)):
+        if d is None:  # a constant of the operation gets no gradient
+            continue
+        if combine is None:
+            parent.grad += upstream * d
+        else:  # upstream * 1 is upstream: skipping it spares a recorded node
+            combine(node, position, parent, d, upstream if d == 1 else upstream * d)
+
+
+def _data(node: Any) -> float:
+    return node.data
 
 
 def add_values(node: Any, position: int, parent: Any, local: Any, contribution: Any) -> None:

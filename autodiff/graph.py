@@ -14,7 +14,8 @@ def topological_order(root: Any) -> list:
 
     Iterative depth-first search: no recursion, so a chain of a million
     nodes is fine.  A node stays on the stack until both of its inputs
-    (``_a``, ``_b``) have been placed, then follows them.
+    (``_a``, ``_b``; or the tuple in ``_a`` of a node built micrograd's way)
+    have been placed, then follows them.
 
     >>> from autodiff import Value
     >>> x = Value(1.0, label='x')
@@ -29,6 +30,15 @@ def topological_order(root: Any) -> list:
         node = stack[-1]
         a = node._a
         if a is not None and a not in seen:
+            if type(a) is tuple:  # built by Value(data, children, op): any number of inputs
+                child = next((c for c in a if c not in seen), None)
+                if child is None:  # all placed
+                    stack.pop()
+                    order.append(node)
+                else:
+                    seen.add(child)
+                    stack.append(child)
+                continue
             seen.add(a)
             stack.append(a)
             continue

@@ -4,10 +4,11 @@ Every operation returns a new `Value` whose ``_prev`` holds its inputs and
 whose ``_op`` names the operation.  `backward` later walks that graph and
 applies each operation's rule from :mod:`autodiff.rules`.
 
-Unlike micrograd, a node keeps no ``_backward`` closure.  A closure that
-refers to its own node is a reference cycle, so every micrograd graph waits
-for Python's cyclic garbage collector; here a graph is freed by reference
-counting the moment its root is dropped, and a node is six slots.
+Unlike micrograd, a node keeps no ``_backward`` closure (``_backward()`` is
+a method that reads the rule table when called).  A closure that refers to
+its own node is a reference cycle, so every micrograd graph waits for
+Python's cyclic garbage collector; here a graph is freed by reference
+counting the moment its root is dropped, and a node is seven slots.
 
 Every operation has one or two inputs, kept in the slots ``_a`` and ``_b``
 rather than in a tuple: one allocation per node instead of two, 40 bytes
@@ -39,18 +40,24 @@ class Value:
     (4.3891, 2.0)
     """
 
-    __slots__ = ('data', 'grad', 'label', '_op', '_a', '_b')
+    # '__dict__' lets a node take new attributes (n._vis_color = ..., p.m = 0.0),
+    # as a micrograd node does; the dictionary is made only for a node that
+    # gets one.  The label lives there too, with the class's '' as default:
+    # most nodes have none, so the slot it would take pays for the dictionary's.
+    __slots__ = ('data', 'grad', '_op', '_a', '_b', '__dict__')
+    label: str = ''
 
     def __init__(self, data: Number, _children: tuple = (), _op: str = '', label: str = ''):
         self.data = data if type(data) is float else _to_float(data)
         self.grad = 0.0
-        self.label = label
+        if label:
+            self.label = label
         self._op = _op
-        children = tuple(_children)
-        if len(children) > 2:
-            raise ValueError(f"an operation takes one or two inputs; {_op!r} was given {len(children)}")
-        self._a = children[0] if children else None
-        self._b = children[1] if len(children) == 2 else None
+        # A node built here with children is built micrograd's way: its inputs
+        # are kept as a tuple (any number of them), and it may be given its own
+        # ``_backward``.  The engine's own nodes are built by _result below.
+        self._a = tuple(_children) or None
+        self._b = None
 
     @property
     def _prev(self) -> tuple:
@@ -60,9 +67,29 @@ class Value:
         >>> (x * 3)._prev[0] is x, x._prev
         (True, ())
         """
-        if self._a is None:
+        a = self._a
+        if a is None:
             return ()
-        return (self._a,) if self._b is None else (self._a, self._b)
+        if type(a) is tuple:  # built by Value(data, children, op)
+            return a
+        return (a,) if self._b is None else (a, self._b)
+
+    def _backward(self) -> None:
+        """micrograd's per-node step: add ``upstream × local`` into each input's ``.grad``.
+
+        The local derivatives come from the rule table, computed now: no
+        closure is stored on the node.  Assigning ``node._backward = fn`` on
+        a node built with ``Value(data, children, op)`` replaces this step
+        for that node, and `backward` calls ``fn`` in its place.
+
+        >>> x = Value(3.0)
+        >>> y = x * x
+        >>> y.grad = 1.0
+        >>> y._backward()
+        >>> x.grad
+        6.0
+        """
+        _chain_rule.backpropagate((self,))  # the walker, over a one-node order
 
     # ------------------------------------------------------------------
     # Arithmetic.  Each operation is one row of the table in
@@ -295,7 +322,6 @@ def _result(data: float, op: str, a: Value, b: Value | None = None) -> Value:
     out = _new_node(Value)
     out.data = data
     out.grad = 0.0
-    out.label = ''
     if _modes.fast_path:  # recording, no anomaly checks: the common case
         out._op = op
         out._a = a

@@ -40,8 +40,9 @@ def test_parameters_are_recognisable():
         assert p.label == name
     out = model([1.0, 2.0])
     assert not isinstance(out, Parameter)  # results of operations are plain Values
-    with pytest.raises(AttributeError):
-        Parameter(1.0).extra = 1  # __slots__ = (): no per-instance dict
+    p = Parameter(1.0)
+    p.m, p.v = 0.5, 0.25  # optimizer state kept on the parameter, as micrograd users do
+    assert (p.m, p.v, p.data) == (0.5, 0.25, 1.0)
 
 
 def test_a_subclass_gets_names_without_declaring_them():

@@ -163,9 +163,9 @@ def test_detach_cuts_the_graph():
     assert x.grad == 9.0  # only the last factor is differentiated
 
 
-def test_a_node_has_at_most_two_inputs():
+def test_a_node_built_micrograds_way_keeps_any_number_of_inputs():
     a, b, c = Value(1.0), Value(2.0), Value(3.0)
-    with pytest.raises(ValueError, match="one or two inputs; 'sum3' was given 3"):
-        Value(6.0, (a, b, c), 'sum3')
+    assert Value(6.0, (a, b, c), 'sum3')._prev == (a, b, c)
     assert Value(3.0, (a, b), '+')._prev == (a, b)
     assert Value(-1.0, (a,), 'neg')._prev == (a,)
+    assert Value(1.0, (), '')._prev == ()
