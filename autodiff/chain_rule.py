@@ -29,6 +29,7 @@ from autodiff import modes as _modes
 from autodiff.graph import describe, topological_order
 from autodiff.rule_math import FLOAT_MATH, VALUE_MATH, RuleMath
 from autodiff.rules import RULES
+from autodiff.symbolic import SYMBOLIC_MATH, Symbol, number_text
 
 #: ``combine(node, position, parent, local, contribution)``: what a consumer does with one contribution.
 Combine = Callable[[Any, int, Any, Any, Any], None]
@@ -217,4 +218,25 @@ def rule_failed(node: Any, error: Exception) -> Exception:
             f"no derivative rule for operation {node._op!r}; known: {', '.join(RULES)}"
         )
     where = f"backward through {node._op}({describe(node._prev)})"
-    return type(error)(f"{where}: the local derivative is undefined here ({error})")
+    return type(error)(f"{where}: the local derivative {local_formulas(node)} is undefined here ({error})")
+
+
+def local_formulas(node: Any) -> str:
+    """The rule's local derivatives for ``node``, written out: ``∂out/∂x = 0.5 / out``.
+
+    >>> from autodiff import Value
+    >>> local_formulas(Value(4.0).sqrt())
+    '∂out/∂x = 0.5 / out'
+    >>> local_formulas(Value(2.0) * Value(3.0))
+    '∂out/∂a = b, ∂out/∂b = a'
+    """
+    rule = RULES[node._op]
+    inputs = node._prev
+    names = ['x'] if len(inputs) == 1 else [chr(ord('a') + i) for i in range(len(inputs))]
+    args = [v.data if i in rule.constants else Symbol(n) for i, (v, n) in enumerate(zip(inputs, names))]
+    try:
+        written = rule.partials(SYMBOLIC_MATH, Symbol('out'), *args)
+    except Exception:  # a rule that branches on its inputs' values has no single formula
+        return 'of this operation'
+    return ', '.join(f"∂out/∂{n} = {number_text(d) if not isinstance(d, Symbol) else d}"
+                     for n, d in zip(names, written) if d is not None)

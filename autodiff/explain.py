@@ -45,7 +45,7 @@ from autodiff.rules import RULES
 from autodiff.symbolic import SYMBOLIC_MATH, Symbol, number_text
 from autodiff.value import Value
 
-_INFIX = {'+': '+', '-': '-', '*': '*', '/': '/', '**': '**', 'pow': '**'}
+_INFIX = {'+': '+', '-': '-', '*': '*', '/': '/', '**': '**', 'pow': '**', 'rpow': '**'}
 
 
 @dataclass(frozen=True)

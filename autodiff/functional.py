@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -54,18 +55,27 @@ def gradients(output: Value, inputs: Sequence[Value], create_graph: bool = False
     return found
 
 
-#: How many `grad`-made functions are running.  Inside one, a nested
-#: ``grad(g)`` must return a `Value` (not a float) so the outer one can
-#: differentiate through it.
-_nesting = 0
+class _Nesting(threading.local):
+    """How many `grad`-made functions are running in this thread.
+
+    Inside one, a nested ``grad(g)`` must return a `Value` (not a float) so
+    the outer one can differentiate through it.  Per thread, like every
+    switch of the engine: another thread's ``grad`` is no reason to trace.
+    """
+
+    depth = 0
+
+
+_nesting = _Nesting()
 
 
 def value_and_grad(f: Callable[..., Any], argnums: int | tuple[int, ...] = 0
                    ) -> Callable[..., tuple[Any, Any]]:
     """A function returning ``(f(*args), ∂f/∂args[argnums])``.
 
-    Arguments are numbers (or Values).  For a tuple of ``argnums`` the
-    gradient is a tuple.  Called with plain numbers, the results are
+    Arguments are numbers (or Values); those not differentiated reach ``f``
+    as constant Values, so its body can treat all arguments alike.  For a
+    tuple of ``argnums`` the gradient is a tuple.  Called with plain numbers, the results are
     floats; called with `Value` arguments or inside another `grad`, they
     are `Value` graphs that can be differentiated again.
 
@@ -76,11 +86,14 @@ def value_and_grad(f: Callable[..., Any], argnums: int | tuple[int, ...] = 0
     positions = _positions(argnums)
 
     def value_and_grad_f(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
-        global _nesting
         chosen = _resolve(positions, len(args), f)
-        traced = _nesting > 0 or any(isinstance(args[i], Value) for i in chosen)
+        traced = _nesting.depth > 0 or any(isinstance(args[i], Value) for i in chosen)
         args = list(args)
-        _nesting += 1
+        for i, arg in enumerate(args):
+            if i not in chosen and isinstance(arg, numbers.Real):
+                # Not differentiated, but still a Value: f may treat all its arguments alike.
+                args[i] = Value(_real(arg, i))
+        _nesting.depth += 1
         try:
             with enable_grad():  # differentiating works inside no_grad blocks too
                 inputs = []
@@ -100,7 +113,7 @@ def value_and_grad(f: Callable[..., Any], argnums: int | tuple[int, ...] = 0
                     )
                 found = gradients(out, inputs, create_graph=traced)
         finally:
-            _nesting -= 1
+            _nesting.depth -= 1
         if not traced:
             out = float(out.data if isinstance(out, Value) else out)
         return out, (found[0] if isinstance(argnums, int) else tuple(found))

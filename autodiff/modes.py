@@ -1,43 +1,67 @@
-"""Global switches that change how operations behave: recording and anomaly checks.
+"""Switches that change how operations behave: recording and anomaly checks, per thread.
 
-Both are plain module state, read once per operation.  They are not
-thread-local: like micrograd, the engine assumes one thread builds a graph.
+As in PyTorch, ``no_grad()`` in one thread leaves every other thread
+recording: each thread has its own switches (a ``threading.local``).
+
+Reading a thread-local costs more than reading a global, and every
+operation reads the switches.  So the hot path reads one global,
+:data:`fast_path`, which is True while *no* thread has changed a switch;
+only then is everyone recording without checks.  While some thread is in a
+``no_grad`` or ``detect_anomaly`` block, operations in every thread read
+their own thread's switches (a little slower, always right).
 """
 
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 
-#: Operations record their inputs (build a graph) only while this is True.
-grad_enabled: bool = True
-#: Every forward value and gradient is checked for nan/inf while this is True.
-anomaly_enabled: bool = False
-#: ``grad_enabled and not anomaly_enabled``: the one flag the hot path reads,
-#: so an ordinary operation pays for a single attribute look-up.
+
+class _Switches(threading.local):
+    """This thread's switches; class attributes are the defaults of a new thread."""
+
+    grad_enabled: bool = True
+    anomaly_enabled: bool = False
+
+
+_switches = _Switches()
+_lock = threading.Lock()
+#: How many threads have a switch away from its default right now.
+_threads_switched = 0
+#: True while no thread has changed a switch: the one flag the hot path reads.
 fast_path: bool = True
+
+
+def _is_default(grad: bool, anomaly: bool) -> bool:
+    return grad and not anomaly
 
 
 @contextmanager
 def _switched(*, grad: bool | None = None, anomaly: bool | None = None) -> Iterator[None]:
-    """Set the switches for a block and restore them after it, even on error."""
-    global grad_enabled, anomaly_enabled, fast_path
-    saved = grad_enabled, anomaly_enabled
-    if grad is not None:
-        grad_enabled = grad
-    if anomaly is not None:
-        anomaly_enabled = anomaly
-    fast_path = grad_enabled and not anomaly_enabled
+    """Set this thread's switches for a block and restore them after it, even on error."""
+    saved = _switches.grad_enabled, _switches.anomaly_enabled
+    new = (saved[0] if grad is None else grad), (saved[1] if anomaly is None else anomaly)
+    _set(*new, was=saved)
     try:
         yield
     finally:
-        grad_enabled, anomaly_enabled = saved
-        fast_path = grad_enabled and not anomaly_enabled
+        _set(*saved, was=new)
+
+
+def _set(grad: bool, anomaly: bool, *, was: tuple[bool, bool]) -> None:
+    global _threads_switched, fast_path
+    _switches.grad_enabled, _switches.anomaly_enabled = grad, anomaly
+    change = _is_default(*was) - _is_default(grad, anomaly)  # +1 leaving the default, -1 back
+    if change:
+        with _lock:
+            _threads_switched += change
+            fast_path = _threads_switched == 0
 
 
 def no_grad() -> AbstractContextManager[None]:
-    """Within this block operations record no graph (results are leaves).
+    """Within this block operations record no graph (results are leaves), in this thread.
 
     Use it for evaluation and for updating parameters in place.
 
@@ -65,17 +89,17 @@ def enable_grad() -> AbstractContextManager[None]:
 
 
 def is_grad_enabled() -> bool:
-    """Whether operations currently record a graph.
+    """Whether operations in this thread currently record a graph.
 
     >>> from autodiff import is_grad_enabled
     >>> is_grad_enabled()
     True
     """
-    return grad_enabled
+    return _switches.grad_enabled
 
 
 def detect_anomaly() -> AbstractContextManager[None]:
-    """Raise at the first operation whose value or gradient becomes nan or inf.
+    """Raise at the first operation whose value or gradient becomes nan or inf (in this thread).
 
     Like ``torch.autograd.detect_anomaly``: slower, for debugging.  The error
     (:class:`autodiff.AnomalyError`) names the operation and its inputs.
@@ -92,13 +116,13 @@ def detect_anomaly() -> AbstractContextManager[None]:
 
 
 def is_anomaly_enabled() -> bool:
-    """Whether :func:`detect_anomaly` is active.
+    """Whether :func:`detect_anomaly` is active in this thread.
 
     >>> from autodiff import is_anomaly_enabled
     >>> is_anomaly_enabled()
     False
     """
-    return anomaly_enabled
+    return _switches.anomaly_enabled
 
 
 @contextmanager
@@ -111,7 +135,8 @@ def gc_paused() -> Iterator[None]:
     graph of tens of thousands of nodes is being built that walk is about
     half the forward pass.  Inside this block it does not run; anything
     else that makes cycles there is collected as usual after the block.
-    ``nn.fit`` wraps each training step in it.
+    ``nn.fit`` wraps each training step in it.  (The collector is one per
+    process: two threads pausing it at once keep it paused until both end.)
 
     >>> import gc
     >>> with gc_paused():
@@ -120,13 +145,24 @@ def gc_paused() -> Iterator[None]:
     >>> gc.isenabled()
     True
     """
-    was_enabled = gc.isenabled()
-    gc.disable()
+    global _pausers, _collector_was_enabled
+    with _lock:
+        if _pausers == 0:  # the first to pause remembers the collector's state
+            _collector_was_enabled = gc.isenabled()
+            gc.disable()
+        _pausers += 1
     try:
         yield
     finally:
-        if was_enabled:
-            gc.enable()
+        with _lock:
+            _pausers -= 1
+            if _pausers == 0 and _collector_was_enabled:
+                gc.enable()
+
+
+#: How many gc_paused blocks are running, in all threads; the collector's state before the first.
+_pausers = 0
+_collector_was_enabled = True
 
 
 class AnomalyError(ArithmeticError):

@@ -20,7 +20,7 @@ takes the same limit.  ``tests/test_rule_math.py`` checks that each
 namespace has every name and agrees with the floats at sample points.
 
 >>> sorted(RULE_MATH_NAMES)
-['cos', 'heaviside', 'is_zero', 'log', 'select', 'sigmoid', 'sign', 'sin', 'xlogy']
+['cos', 'heaviside', 'ieee_log', 'ieee_power', 'is_zero', 'select', 'sigmoid', 'sign', 'sin', 'xlogy']
 >>> FLOAT_MATH.xlogy(0.0, 0.0), FLOAT_MATH.xlogy(2.0, 1.0)
 (0.0, 0.0)
 """
@@ -48,8 +48,12 @@ class RuleMath:
         """The sine."""
         raise NotImplementedError
 
-    def log(self, x: Any) -> Any:
-        """The natural logarithm."""
+    def ieee_log(self, x: Any) -> Any:
+        """The natural logarithm, -inf at 0 and nan below (IEEE-754: a slope never raises)."""
+        raise NotImplementedError
+
+    def ieee_power(self, x: Any, y: Any) -> Any:
+        """x ** y, inf at 0 ** negative and on overflow, nan off the reals (IEEE-754)."""
         raise NotImplementedError
 
     def sigmoid(self, x: Any) -> Any:
@@ -81,7 +85,7 @@ class RuleMath:
         log is taken of 1 where x == 0, so it is never asked for log 0.
         """
         zero = self.is_zero(x)
-        return self.select(zero, 0.0, x * self.log(self.select(zero, 1.0, y)))
+        return self.select(zero, 0.0, x * self.ieee_log(self.select(zero, 1.0, y)))
 
 
 #: Every name a rule may call from ``m``.
@@ -99,7 +103,8 @@ class FloatMath(RuleMath):
     # once per node, and an attribute holding the function is the cheapest call.
     cos = staticmethod(_floats.cos)
     sin = staticmethod(_floats.sin)
-    log = staticmethod(_floats.log)
+    ieee_log = staticmethod(_floats.ieee_log)
+    ieee_power = staticmethod(_floats.ieee_power)
     sigmoid = staticmethod(_floats.sigmoid)
     heaviside = staticmethod(_floats.heaviside)
     sign = staticmethod(_floats.sign)
@@ -119,7 +124,9 @@ class ValueMath(RuleMath):
     Smooth functions become recorded operations.  Step functions (heaviside,
     sign) have derivative zero wherever they are defined, so they return
     plain constants: exactly right for the next derivative.  An input may
-    also be a plain number (a constant of the operation).
+    also be a plain number (a constant of the operation).  ``hasattr(x,
+    '_op')`` tells a node from a number without importing `Value` (whose
+    module imports this one).
 
     >>> from autodiff import Value
     >>> VALUE_MATH.cos(Value(0.0)).data, VALUE_MATH.cos(0.0)
@@ -135,8 +142,14 @@ class ValueMath(RuleMath):
         return x.sin() if hasattr(x, '_op') else _floats.sin(x)
 
     @staticmethod
-    def log(x: Any) -> Any:
-        return x.log() if hasattr(x, '_op') else _floats.log(x)
+    def ieee_log(x: Any) -> Any:
+        return x.log() if hasattr(x, '_op') else _floats.ieee_log(x)
+
+    @staticmethod
+    def ieee_power(x: Any, y: Any) -> Any:
+        if hasattr(x, '_op') or hasattr(y, '_op'):
+            return x ** y
+        return _floats.ieee_power(x, y)
 
     @staticmethod
     def sigmoid(x: Any) -> Any:

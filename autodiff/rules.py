@@ -73,9 +73,14 @@ defrule('-',     operator.sub,         lambda m, out, a, b: (1.0, -1.0))
 defrule('*',     operator.mul,         lambda m, out, a, b: (b, a))
 defrule('/',     _floats.divide,       lambda m, out, a, b: (1 / b, -out / b))
 defrule('neg',   operator.neg,         lambda m, out, x: (-1.0,))
-defrule('**',    _floats.power,        lambda m, out, x, n: (n * x ** (n - 1) if n != 0 else 0.0, None),
+defrule('**',    _floats.power,        lambda m, out, x, n: (n * m.ieee_power(x, n - 1) if n != 0 else 0.0, None),
         constants=(1,))
-defrule('pow',   _floats.power,        lambda m, out, x, y: (y * x ** (y - 1), m.xlogy(out, x)))
+# x ** y at y = 0 has slope 0 in x; in y it is out·log x, taken as 0 at x = 0 (PyTorch's values at the edges).
+defrule('pow',   _floats.power,        lambda m, out, x, y: (m.select(m.is_zero(y), 0.0, y * m.ieee_power(x, y - 1)),
+                                                            m.xlogy(m.select(m.is_zero(x), 0.0, out), x)))
+# number ** x: the base is a constant of the operation, so its slope is never computed.
+defrule('rpow',  _floats.power,        lambda m, out, base, y: (None, m.xlogy(m.select(m.is_zero(base), 0.0, out), base)),
+        constants=(0,))
 defrule('exp',   _floats.exp,          lambda m, out, x: (out,))
 defrule('log',   _floats.log,          lambda m, out, x: (1 / x,))
 defrule('log1p', _floats.log1p,        lambda m, out, x: (1 / (1 + x),))
@@ -90,5 +95,5 @@ defrule('leaky_relu', _floats.leaky_relu,
         lambda m, out, x, slope: (slope + (1 - slope) * m.heaviside(x, 0.0), None),
         constants=(1,))
 defrule('abs',   abs,                  lambda m, out, x: (m.sign(x),))
-defrule('max',   max,                  lambda m, out, a, b: (m.heaviside(a - b, 0.5), m.heaviside(b - a, 0.5)))
-defrule('min',   min,                  lambda m, out, a, b: (m.heaviside(b - a, 0.5), m.heaviside(a - b, 0.5)))
+defrule('max',   _floats.maximum,      lambda m, out, a, b: (m.heaviside(a - b, 0.5), m.heaviside(b - a, 0.5)))
+defrule('min',   _floats.minimum,      lambda m, out, a, b: (m.heaviside(b - a, 0.5), m.heaviside(a - b, 0.5)))

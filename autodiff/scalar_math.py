@@ -11,11 +11,30 @@ from __future__ import annotations
 
 import math
 
-# Re-exported unchanged: these are already safe (tanh(1000) == 1.0) and
-# raise nothing, or are guarded by the callers below.
-sin = math.sin
-cos = math.cos
+# Re-exported unchanged: safe everywhere (tanh(1000) == 1.0, tanh(nan) is nan).
 tanh = math.tanh
+
+
+def sin(x: float) -> float:
+    """The sine; nan stays nan, and ±inf (where it has no value) is refused by name.
+
+    >>> sin(0.0)
+    0.0
+    """
+    if math.isinf(x):
+        raise ValueError(f"sin of {x!r}: sin has no value at infinity")
+    return math.sin(x)
+
+
+def cos(x: float) -> float:
+    """The cosine; nan stays nan, and ±inf (where it has no value) is refused by name.
+
+    >>> cos(0.0)
+    1.0
+    """
+    if math.isinf(x):
+        raise ValueError(f"cos of {x!r}: cos has no value at infinity")
+    return math.cos(x)
 
 
 def exp(x: float) -> float:
@@ -88,12 +107,30 @@ def softplus(x: float) -> float:
 
 
 def relu(x: float) -> float:
-    """max(x, 0).
+    """max(x, 0); nan stays nan (as in PyTorch), so a bad input is never hidden.
 
-    >>> relu(-2.0), relu(3.0)
-    (0.0, 3.0)
+    >>> relu(-2.0), relu(3.0), relu(math.nan)
+    (0.0, 3.0, nan)
     """
-    return x if x > 0 else 0.0
+    return 0.0 if x <= 0 else x  # nan <= 0 is False: nan passes through
+
+
+def maximum(a: float, b: float) -> float:
+    """The larger of a and b; nan if either is nan (Python's max(1, nan) would say 1).
+
+    >>> maximum(1.0, 2.0), maximum(1.0, math.nan), maximum(math.nan, 1.0)
+    (2.0, nan, nan)
+    """
+    return a if (a > b or a != a) else b  # a != a only for nan
+
+
+def minimum(a: float, b: float) -> float:
+    """The smaller of a and b; nan if either is nan.
+
+    >>> minimum(1.0, 2.0), minimum(1.0, math.nan), minimum(math.nan, 1.0)
+    (1.0, nan, nan)
+    """
+    return a if (a < b or a != a) else b
 
 
 def leaky_relu(x: float, negative_slope: float) -> float:
@@ -128,7 +165,7 @@ def power(x: float, y: float) -> float:
     """
     if x == 0 and y < 0:
         raise ZeroDivisionError(f"0 ** {y!r}: zero cannot be raised to a negative power")
-    if x < 0 and y != int(y):
+    if x < 0 and math.isfinite(y) and not float(y).is_integer():
         raise ValueError(
             f"{x!r} ** {y!r}: a negative number to a non-integer power is not a real number"
         )
@@ -144,18 +181,57 @@ def heaviside(x: float, at_zero: float) -> float:
     The rules use it for the slopes of relu, abs, min and max; ``at_zero``
     fixes the subgradient at the kink (PyTorch's conventions).
 
-    >>> heaviside(-1.0, 0.5), heaviside(0.0, 0.5), heaviside(2.0, 0.5)
-    (0.0, 0.5, 1.0)
+    At nan the slope is unknown, so it is nan: the gradient carries the nan on.
+
+    >>> heaviside(-1.0, 0.5), heaviside(0.0, 0.5), heaviside(2.0, 0.5), heaviside(math.nan, 0.5)
+    (0.0, 0.5, 1.0, nan)
     """
     if x > 0:
         return 1.0
-    return at_zero if x == 0 else 0.0
+    if x < 0:
+        return 0.0
+    return at_zero if x == 0 else math.nan
 
 
 def sign(x: float) -> float:
     """-1, 0 or 1: the slope of abs (0 at 0, as in PyTorch).
 
-    >>> sign(-3.0), sign(0.0), sign(2.0)
-    (-1.0, 0.0, 1.0)
+    >>> sign(-3.0), sign(0.0), sign(2.0), sign(math.nan)
+    (-1.0, 0.0, 1.0, nan)
     """
-    return 1.0 if x > 0 else (-1.0 if x < 0 else 0.0)
+    if x > 0:
+        return 1.0
+    if x < 0:
+        return -1.0
+    return 0.0 if x == 0 else math.nan
+
+
+def ieee_power(x: float, y: float) -> float:
+    """x ** y as IEEE-754 floats take it, for slopes: inf at 0 ** negative and on overflow, nan off the reals.
+
+    The forward :func:`power` refuses those points; a *slope* there is what
+    PyTorch gives (the slope of x ** 0.5 at 0 is inf), so the backward pass
+    carries inf or nan on instead of failing, and anomaly mode can name it.
+
+    >>> ieee_power(0.0, -0.5), ieee_power(-8.0, 1 / 3), ieee_power(10.0, 400.0), ieee_power(2.0, 3.0)
+    (inf, nan, inf, 8.0)
+    """
+    if x == 0 and y < 0:
+        return math.inf
+    if x < 0 and math.isfinite(y) and not float(y).is_integer():
+        return math.nan
+    try:
+        return x ** y
+    except OverflowError:
+        return math.inf if x > 0 or y % 2 == 0 else -math.inf
+
+
+def ieee_log(x: float) -> float:
+    """The natural logarithm as IEEE-754 floats take it, for slopes: -inf at 0, nan below.
+
+    >>> ieee_log(1.0), ieee_log(0.0), ieee_log(-1.0)
+    (0.0, -inf, nan)
+    """
+    if x > 0:
+        return math.log(x)
+    return -math.inf if x == 0 else math.nan

@@ -130,8 +130,9 @@ class Value:
         exponent = Value(other)  # a constant of the operation, as in x ** 2
         return _result(FORWARD['**'](self.data, exponent.data), '**', self, exponent)
 
-    def __rpow__(self, other: Number) -> Value:  # other ** self
-        return Value(other) ** self
+    def __rpow__(self, other: Number) -> Value:  # other ** self: the base is a constant
+        base = Value(other)
+        return _result(FORWARD['rpow'](base.data, self.data), 'rpow', base, self)
 
     def __neg__(self) -> Value:
         return _result(FORWARD['neg'](self.data), 'neg', self)
@@ -327,10 +328,10 @@ def _result(data: float, op: str, a: Value, b: Value | None = None) -> Value:
         out._a = a
         out._b = b
         return out
-    if _modes.anomaly_enabled and not math.isfinite(data):
+    if _modes.is_anomaly_enabled() and not math.isfinite(data):
         inputs = (a,) if b is None else (a, b)
         raise _modes.AnomalyError(
             f"{op} produced {data} in the forward pass; inputs: {describe(inputs)}"
         )
-    out._op, out._a, out._b = (op, a, b) if _modes.grad_enabled else ('', None, None)
+    out._op, out._a, out._b = (op, a, b) if _modes.is_grad_enabled() else ('', None, None)
     return out
