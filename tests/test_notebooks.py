@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 NOTEBOOKS = sorted((Path(__file__).parent.parent / 'notebooks').glob('*.ipynb'))
+#: Lessons that need an optional package, and the extra that installs it.
+NEEDS = {'09_scalars_to_tensors.ipynb': ('torch', 'torch')}
 
 
 def test_there_are_lessons_to_run():
@@ -18,6 +20,9 @@ def test_notebook_runs_without_error_in_a_fresh_kernel(path):
     nbformat = pytest.importorskip('nbformat')
     nbclient = pytest.importorskip('nbclient')
     pytest.importorskip('ipykernel')
+    if path.name in NEEDS:
+        module, extra = NEEDS[path.name]
+        pytest.importorskip(module, reason=f"{path.name} needs {module}: pip install 'chainrule[{extra}]'")
     notebook = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(
         notebook, timeout=300, kernel_name='python3',
