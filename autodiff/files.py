@@ -17,6 +17,7 @@ would give it (``0o666`` less the umask), not ``tempfile``'s private ``0o600``.
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 from pathlib import Path
@@ -39,8 +40,8 @@ def write_atomically(path: str | os.PathLike, data: str | bytes, encoding: str =
     payload = data.encode(encoding) if isinstance(data, str) else bytes(data)
     folder = target.parent
     if not folder.is_dir():
-        raise FileNotFoundError(f"cannot write {os.fspath(target)!r}: "
-                                f"the folder {os.fspath(folder)!r} does not exist")
+        raise FileNotFoundError(errno.ENOENT, f"cannot write there: the folder {os.fspath(folder)!r} "
+                                "does not exist", os.fspath(target))
     temporary = folder / f".{target.name}.{secrets.token_hex(4)}.tmp"
     # O_EXCL: never write through a file (or a link) that is already there.
     handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)

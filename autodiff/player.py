@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from autodiff.explain import BackwardStep, Explanation, explain
+from autodiff.files import write_atomically
 from autodiff.value import Value
 from autodiff.visualize import draw_graph
 
@@ -109,8 +110,7 @@ class BackwardPlayer:
 
     def save_html(self, path: str | os.PathLike) -> str:
         """Write the self-contained player page to ``path``; returns the path."""
-        with open(path, 'w', encoding='utf-8') as f:
-            f.write(self.html())
+        write_atomically(path, self.html().encode('utf-8'))
         return os.fspath(path)
 
     def _repr_html_(self) -> str:
@@ -122,7 +122,9 @@ def play_backward(root: Value, gradient: float = 1.0, title: str | None = None,
     """The frames of the backward pass from ``root`` (nothing in the graph is changed).
 
     ``draw_options`` go to :func:`autodiff.visualize.draw_graph` (``rankdir``,
-    ``group``, ``renderer``, ``number_format`` ...).
+    ``group``, ``renderer``, ``number_format`` ...).  Boxes carry the same
+    names as the captions (``short_names=False`` unless you pass it), so
+    ``∂g/∂v1`` in a caption is the box named ``v1``.
 
     >>> from autodiff import Value
     >>> a = Value(2.0, label='a')
@@ -131,6 +133,7 @@ def play_backward(root: Value, gradient: float = 1.0, title: str | None = None,
     4.0
     """
     explanation = explain(root, gradient)
+    draw_options.setdefault('short_names', False)  # the captions use the full labels
     # The explainer names every node except the constants of operations
     # (the 3 of x ** 3): those never get a gradient, so they show 0 from the start.
     known: dict[Value, float] = dict.fromkeys(_unnamed(root, explanation.names), 0.0)

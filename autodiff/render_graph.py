@@ -7,7 +7,9 @@ Everything a ``graphviz.Digraph`` does still works (``.source``, ``.node``,
 ``.edge``, ``.save``, ``.copy`` ...).  Three things change:
 
 * ``.pipe`` and ``.render`` use :func:`autodiff.render.choose_renderer`, so SVG
-  falls back to the WebAssembly build of Graphviz when ``dot`` is missing;
+  and PNG fall back to the WebAssembly build of Graphviz when ``dot`` is
+  missing (or hidden by ``CHAINRULE_RENDERER=wasm``);
+* ``.render`` writes its files atomically, whichever renderer draws;
 * a missing renderer raises `RendererUnavailable` with a one-line install
   hint, never graphviz's ``ExecutableNotFound``;
 * in Jupyter, a graph that cannot be rendered shows that hint as text
@@ -26,7 +28,8 @@ import pathlib
 
 import graphviz
 
-from autodiff.render import RendererUnavailable, choose_renderer, render_source
+from autodiff.files import write_atomically
+from autodiff.render import DOT_HINT, RendererUnavailable, choose_renderer, render_source
 
 
 class Digraph(graphviz.Digraph):
@@ -59,14 +62,14 @@ class Digraph(graphviz.Digraph):
         ``renderer``/``formatter`` are graphviz's output plug-ins (cairo, gd ...),
         honoured by ``dot`` only.
         """
-        fmt = format or self.format
+        fmt = (format or self.format).lower()
         if choose_renderer(self.chainrule_renderer, fmt) == 'dot':
             try:
                 return super().pipe(format=fmt, renderer=renderer, formatter=formatter,
                                     neato_no_op=neato_no_op, quiet=quiet, engine=engine,
                                     encoding=encoding)
             except graphviz.ExecutableNotFound as error:
-                raise RendererUnavailable(str(error).splitlines()[0]) from error
+                raise RendererUnavailable(f"Graphviz's `dot` program could not be run: {DOT_HINT}") from error
         data = render_source(self.source, fmt, 'wasm', engine or self.engine)
         return data.decode(encoding) if encoding else data
 
@@ -81,35 +84,32 @@ class Digraph(graphviz.Digraph):
 
         As in graphviz, ``g.render('graph', format='png')`` writes ``graph``
         (the DOT source) and ``graph.png``; ``outfile='graph.svg'`` names the
-        picture directly and takes its format from the suffix.
+        picture directly and takes its format from the suffix.  Both files
+        are written whole or not at all (a temporary file, then a rename),
+        by either renderer.  ``overwrite_source`` is accepted for graphviz's
+        signature; the source is always rewritten.
         """
+        if outfile is not None and directory is None:
+            outfile = pathlib.Path(self.directory, outfile)
         fmt = format
         if fmt is None and outfile is not None and pathlib.Path(outfile).suffix:
             fmt = pathlib.Path(outfile).suffix[1:]
         fmt = (fmt or self.format).lower()
-        if choose_renderer(self.chainrule_renderer, fmt) == 'dot':
-            try:
-                return super().render(filename, directory=directory, view=view, cleanup=cleanup,
-                                      format=fmt, renderer=renderer, formatter=formatter,
-                                      neato_no_op=neato_no_op, quiet=quiet, quiet_view=quiet_view,
-                                      outfile=outfile, engine=engine,
-                                      raise_if_result_exists=raise_if_result_exists,
-                                      overwrite_source=overwrite_source)
-            except graphviz.ExecutableNotFound as error:
-                raise RendererUnavailable(str(error).splitlines()[0]) from error
-        picture = render_source(self.source, fmt, 'wasm', engine or self.engine)
-        if outfile is not None:
-            target = pathlib.Path(outfile) if directory is not None else pathlib.Path(self.directory, outfile)
-            if filename is None:
-                filename = target.with_suffix('.gv').name
-                directory = target.parent
-        source_path = self.save(filename, directory=directory)
-        target = target if outfile is not None else pathlib.Path(f"{source_path}.{fmt}")
+        picture = self.pipe(format=fmt, renderer=renderer, formatter=formatter,
+                            neato_no_op=neato_no_op, quiet=quiet, engine=engine)
+        if outfile is not None and filename is None:
+            source_path = pathlib.Path(outfile).with_suffix('.gv')
+        else:
+            source_path = pathlib.Path(directory if directory is not None else self.directory,
+                                       filename if filename is not None else self.filename)
+        target = pathlib.Path(outfile) if outfile is not None else pathlib.Path(f"{source_path}.{fmt}")
         if raise_if_result_exists and target.exists():
             raise graphviz.FileExistsError(f"output file exists: {os.fspath(target)!r}")
-        target.write_bytes(picture)
-        if cleanup:
-            os.remove(source_path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not cleanup:  # cleanup=True: graphviz would write the source and delete it again
+            source_path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomically(source_path, self.source.encode(self.encoding))
+        write_atomically(target, picture)
         if view or quiet_view:
             self._view(target, format=fmt, quiet=quiet_view)
         return os.fspath(target)

@@ -7,7 +7,11 @@ colored by role (input, parameter, constant, intermediate, output) or, with
 weighted sum ``w·x + b`` (a chain of ``+`` nodes over ``*`` nodes) can be
 framed (``group='cluster'``) or collapsed into one node (``group='collapse'``)
 so that an MLP's graph fits on a screen; the picture's caption says what
-was grouped.
+was grouped.  Unlabelled boxes carry the explainer's names (``v1, v2, ...``).
+
+Everything drawn is plain Graphviz (record and box nodes, text labels, no
+HTML-like labels) in one font, so Graphviz's ``dot`` program and its
+WebAssembly build draw the same picture.
 
 The ``graphviz`` package is imported only when a picture is asked for, so
 the engine itself needs nothing outside the standard library.  Rendering
@@ -18,11 +22,16 @@ build (see :mod:`autodiff.render`); the DOT source (``.source``) needs neither.
 from __future__ import annotations
 
 import math
+import re
+import textwrap
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from autodiff.explain import name_nodes
 from autodiff.graph import topological_order
+from autodiff.render import FONT
 from autodiff.rules import RULES
 from autodiff.value import Value
 
@@ -40,7 +49,6 @@ ROLE_COLORS = {
 _OP_COLOR = '#f4f4f4'
 _HIGHLIGHT = '#d62728'
 _NEGATIVE, _POSITIVE = (178, 24, 43), (33, 102, 172)  # red and blue of a diverging palette
-_FONT = 'Helvetica,Arial,sans-serif'
 
 
 def draw_graph(root: Value, rankdir: str = 'LR', format: str = 'svg', *,
@@ -49,10 +57,17 @@ def draw_graph(root: Value, rankdir: str = 'LR', format: str = 'svg', *,
                color_by: str | None = 'role', parameters: Iterable[Value] = (),
                group: str | None = None, legend: bool = True, title: str | None = None,
                renderer: str | None = None, grads: Mapping[Value, float] | None = None,
-               highlight: Iterable[Value] | Mapping[Value, str] = ()) -> Digraph:
+               highlight: Iterable[Value] | Mapping[Value, str] = (),
+               short_names: bool = True) -> Digraph:
     """A Graphviz picture of the graph below ``root``: one box per value
-    (label, data, grad), one small node per operation between its inputs
+    (name, data, grad), one small node per operation between its inputs
     and its output.  Displays inline in Jupyter.
+
+    Names: a node shows its label; an unlabelled node shows the name the
+    explainer and the backward player give it (``v1, v2, ...`` in
+    topological order, see :func:`autodiff.explain.name_nodes`), so a step
+    such as ``∂g/∂v1`` can be matched to its box.  The constants of
+    operations (the 3 of ``x ** 3``) have no name.
 
     Options:
 
@@ -67,16 +82,21 @@ def draw_graph(root: Value, rankdir: str = 'LR', format: str = 'svg', *,
       ``parameters``.
     * ``group``: ``None``, ``'cluster'`` (frame each weighted sum ``w·x + b``)
       or ``'collapse'`` (draw each as one node, its weights and bias folded in).
-    * ``legend``: a caption with the color key and what was grouped; ``title``.
+    * ``legend``: a colour key (a row of small boxes) and a caption saying
+      what was grouped; ``title``: a line above the picture.
     * ``renderer``: ``'auto'``, ``'dot'`` or ``'wasm'`` (see :mod:`autodiff.render`).
     * ``grads``: gradients to show instead of ``.grad`` (a node missing from
       the mapping shows ``grad ?``); ``highlight``: nodes to outline in red,
       or a mapping from node to outline color.  The backward player uses these two.
+    * ``short_names``: shorten parameters' dotted names (``nn`` labels each
+      parameter with one) by :func:`short_parameter_names`:
+      ``layers.0.neurons.4.w.0`` becomes ``L0.n4.w0``, and just ``n4.w0``
+      when every parameter drawn is in the same layer.
 
     >>> x = Value(2.0, label='x')
     >>> dot = draw_graph(x * x)
-    >>> 'x | data 2.0000' in dot.source
-    True
+    >>> 'x | data 2.0000' in dot.source, 'v1 | data 4.0000' in dot.source
+    (True, True)
     """
     if rankdir not in ('LR', 'TB', 'RL', 'BT'):
         raise ValueError(f"rankdir must be one of 'LR', 'TB', 'RL', 'BT', got {rankdir!r}")
@@ -86,89 +106,22 @@ def draw_graph(root: Value, rankdir: str = 'LR', format: str = 'svg', *,
         raise ValueError(f"group must be None, 'cluster' or 'collapse', got {group!r}")
     from autodiff.render_graph import Digraph  # imports graphviz: only when drawing
 
-    fmt = number_format if callable(number_format) else (lambda x, spec=number_format: f"{x:{spec}}")
-    layout = GraphLayout(root, parameters)
-    sums = find_weighted_sums(layout) if group else []
-    shown_grad = _grad_reader(grads)
-    largest = max((abs(g) for g in map(shown_grad, layout.order) if g is not None and math.isfinite(g)),
-                  default=0.0)
-    outlines = dict(highlight) if isinstance(highlight, Mapping) else dict.fromkeys(highlight, _HIGHLIGHT)
-
     dot = Digraph(format=format, chainrule_renderer=renderer,
-                graph_attr={'rankdir': rankdir, 'fontname': _FONT, 'fontsize': '12'},
-                node_attr={'fontname': _FONT, 'fontsize': '11'},
-                edge_attr={'color': '#666666', 'arrowsize': '0.7'})
-    if title:
-        dot.attr(label=title, labelloc='t', fontsize='14')
-
-    def box(node: Value, uid: str, target, extra: str = '') -> None:
-        fields = [_escape(layout.name_of(node))] if node.label else []
-        if extra:
-            fields.append(_escape(extra))
-        if show_data:
-            fields.append(f"data {_escape(fmt(node.data))}")
-        if show_grad:
-            g = shown_grad(node)
-            fields.append(f"grad {'?' if g is None else _escape(fmt(g))}")
-        fill = (ROLE_COLORS[layout.role(node)] if color_by == 'role'
-                else _grad_color(shown_grad(node), largest) if color_by == 'grad' else '#ffffff')
-        style = {'style': 'filled', 'fillcolor': fill}
-        outline = outlines.get(node) or next(
-            (outlines[m] for m in extra_members.get(node, ()) if m in outlines), None)
-        if outline:
-            style.update(color=outline, penwidth='3')
-        target.node(uid, label='{ ' + ' | '.join(fields or [' ']) + ' }', shape='record', **style)
-
-    def op_node(uid: str, label: str, target, tooltip: str = '') -> None:
-        target.node(uid, label=_escape_plain(label), shape='circle', width='0.3', margin='0.02',
-                    style='filled', fillcolor=_OP_COLOR, fontsize='10', tooltip=tooltip or label)
-
-    hidden: set[Value] = set()
-    extra_members: dict[Value, list[Value]] = {}
-    if group == 'collapse':
-        for s in sums:
-            hidden.update(s.members)
-            hidden.discard(s.head)
-            extra_members[s.head] = s.members
-
-    # The grouped sums first: a cluster per sum, or one node per sum.
-    for k, s in enumerate(sums):
-        head_uid = layout.uid(s.head)
-        if group == 'cluster':
-            with dot.subgraph(name=f'cluster_sum{k}') as cluster:
-                cluster.attr(label=f'Σ w·x + b ({len(s.products)} products)', style='dashed,rounded',
-                             color='#888888', fontsize='10')
-                for node in s.members:
-                    box(node, layout.uid(node), cluster)
-                    if node._prev:
-                        op_node(layout.uid(node) + '_op', node._op, cluster)
-        else:
-            kind = 'parameters' if layout.knows_parameters else 'leaves'
-            folded = f"{len(s.folded)} {kind} folded" if s.folded else ''
-            box(s.head, head_uid, dot, extra=f"Σ w·x + b, {len(s.products)} terms" +
-                (f", {folded}" if folded else ''))
-            op_node(head_uid + '_op', 'Σ', dot, tooltip=f'weighted sum of {len(s.products)} products')
-            dot.edge(head_uid + '_op', head_uid)
-            for source in s.external_inputs:
-                dot.edge(layout.uid(source), head_uid + '_op')
-
-    in_a_sum = {node for s in sums for node in s.members}
-    for node in layout.order:
-        if node in hidden:
-            continue
-        uid = layout.uid(node)
-        if node not in in_a_sum:
-            box(node, uid, dot)
-            if node._prev:
-                op_node(uid + '_op', node._op, dot)
-        if node._prev and not (group == 'collapse' and node in extra_members):
-            dot.edge(uid + '_op', uid)
-            for parent in node._prev:
-                dot.edge(layout.uid(parent), uid + '_op')
-
+                  # newrank: dot honours the key's rank=same although the key sits in a cluster.
+                  graph_attr={'rankdir': rankdir, 'fontname': FONT, 'fontsize': '12', 'newrank': 'true'},
+                  node_attr={'fontname': FONT, 'fontsize': '11'},
+                  edge_attr={'color': '#666666', 'arrowsize': '0.7', 'fontname': FONT})
+    picture = _Picture(dot, GraphLayout(root, parameters, short_names=short_names),
+                       show_data=show_data, show_grad=show_grad, number_format=number_format,
+                       color_by=color_by, group=group, grads=grads, highlight=highlight)
+    picture.draw_sums()
+    picture.draw_other_nodes()
+    caption = picture.caption() if legend else ''
     if legend:
-        dot.attr(label=_legend(layout, sums, group, color_by, largest, title, hidden), labelloc='b'
-                 if not title else 't')
+        picture.draw_key()
+    text = '\\n'.join(line for line in (_escape_plain(title or ''), caption) if line)
+    if text:
+        dot.attr(label=text, labelloc='t' if title else 'b', fontsize='12')
     return dot
 
 
@@ -176,44 +129,193 @@ def draw_graph(root: Value, rankdir: str = 'LR', format: str = 'svg', *,
 draw_dot = draw_graph
 
 
+class _Picture:
+    """Draws one graph into a ``Digraph``: the boxes, the operations, the key and the caption."""
+
+    def __init__(self, dot: Digraph, layout: GraphLayout, *, show_data: bool, show_grad: bool,
+                 number_format: str | Callable[[float], str], color_by: str | None, group: str | None,
+                 grads: Mapping[Value, float] | None,
+                 highlight: Iterable[Value] | Mapping[Value, str]) -> None:
+        self.dot, self.layout = dot, layout
+        # Left-to-right pictures are top-down ones turned: what dot puts first in a rank ends up lowest.
+        self.sideways = dot.graph_attr.get('rankdir') in ('LR', 'RL')
+        self.show_data, self.show_grad, self.color_by, self.group = show_data, show_grad, color_by, group
+        spec = number_format
+        self.number = spec if callable(spec) else (lambda x: f"{x:{spec}}")
+        self.grad_of = _grad_reader(grads)
+        known = [g for g in map(self.grad_of, layout.order) if g is not None and math.isfinite(g)]
+        self.largest = max(map(abs, known), default=0.0)
+        self.outlines = (dict(highlight) if isinstance(highlight, Mapping)
+                         else dict.fromkeys(highlight, _HIGHLIGHT))
+        self.sums = find_weighted_sums(layout) if group else []
+        # Collapsed: each sum is drawn as its head alone; the head stands for every member.
+        self.hidden: set[Value] = set()
+        self.members_of: dict[Value, list[Value]] = {}
+        if group == 'collapse':
+            for s in self.sums:
+                self.hidden.update(m for m in s.members if m is not s.head)
+                self.members_of[s.head] = s.members
+
+    def box(self, node: Value, target, extra: str = '') -> None:
+        """The node's record: name, then ``extra`` (lines of text), data and grad."""
+        name = self.layout.name_of(node)
+        fields = [_escape(name)] if name else []
+        if extra:
+            fields.append('\\n'.join(_escape(line) for line in extra.split('\n')))
+        if self.show_data:
+            fields.append(f"data {_escape(self.number(node.data))}")
+        if self.show_grad:
+            g = self.grad_of(node)
+            fields.append(f"grad {'?' if g is None else _escape(self.number(g))}")
+        if self.color_by == 'role':
+            fill = ROLE_COLORS[self.layout.role(node)]
+        else:
+            fill = _grad_color(self.grad_of(node), self.largest) if self.color_by == 'grad' else '#ffffff'
+        style = {'style': 'filled', 'fillcolor': fill}
+        outline = self.outlines.get(node) or next(
+            (self.outlines[m] for m in self.members_of.get(node, ()) if m in self.outlines), None)
+        if outline:
+            style.update(color=outline, penwidth='3')
+        target.node(self.layout.uid(node), label='{ ' + ' | '.join(fields or [' ']) + ' }', shape='record',
+                    **style)
+
+    def op_node(self, uid: str, label: str, target, tooltip: str = '') -> None:
+        """The small circle of an operation."""
+        target.node(uid, label=_escape_plain(label), shape='circle', width='0.3', margin='0.04',
+                    style='filled', fillcolor=_OP_COLOR, fontsize='10', tooltip=tooltip or label)
+
+    def draw_sums(self) -> None:
+        """The grouped weighted sums: a dashed frame around each, or one Σ node each."""
+        for k, s in enumerate(self.sums):
+            head = self.layout.uid(s.head)
+            if self.group == 'cluster':
+                with self.dot.subgraph(name=f'cluster_sum{k}') as cluster:
+                    cluster.attr(label=f'Σ w·x + b ({len(s.products)} products)', style='dashed,rounded',
+                                 color='#888888', fontsize='10')
+                    for node in s.members:
+                        self.box(node, cluster)
+                        if node._prev:
+                            self.op_node(self.layout.uid(node) + '_op', node._op, cluster)
+                continue
+            kind = 'parameters' if self.layout.knows_parameters else 'leaves'
+            folded = f"\n{len(s.folded)} {kind} folded" if s.folded else ''
+            # Not "Σ w·x ...": dot 2.43 drops a space that follows a field's first, non-ASCII, letter.
+            self.box(s.head, self.dot, extra=f"w·x + b, {len(s.products)} terms{folded}")
+            self.op_node(head + '_op', 'Σ', self.dot, tooltip=f'weighted sum of {len(s.products)} products')
+            self.dot.edge(head + '_op', head)
+            for source in s.external_inputs:
+                self.dot.edge(self.layout.uid(source), head + '_op')
+
+    def draw_other_nodes(self) -> None:
+        """Every node outside the grouped sums, and every edge."""
+        in_a_sum = {node for s in self.sums for node in s.members}
+        for node in self.layout.order:
+            if node in self.hidden:
+                continue
+            uid = self.layout.uid(node)
+            if node not in in_a_sum:
+                self.box(node, self.dot)
+                if node._prev:
+                    self.op_node(uid + '_op', node._op, self.dot)
+            if node._prev and node not in self.members_of:
+                self.dot.edge(uid + '_op', uid)
+                for parent in node._prev:
+                    self.dot.edge(self.layout.uid(parent), uid + '_op')
+
+    def draw_key(self) -> None:
+        """The colour key: a frame of small boxes, one per colour in the picture.
+
+        Plain boxes rather than an HTML-like table, which the WebAssembly
+        build of Graphviz cannot draw.
+        """
+        if self.color_by == 'role':
+            shown = {self.layout.role(node) for node in self.layout.order if node not in self.hidden}
+            if self.group == 'collapse':
+                shown |= {self.layout.role(v) for s in self.sums for v in s.folded}
+            entries = [(role, color, 'black') for role, color in ROLE_COLORS.items() if role in shown]
+            label = 'colour: role'
+        elif self.color_by == 'grad':
+            entries = [('grad < 0', _grad_color(-1, 1), 'white'), ('0', '#ffffff', 'black'),
+                       ('grad > 0', _grad_color(1, 1), 'white')]
+            label = f'colour: gradient\\ndarker = larger |grad|\\n(largest {self.largest:.4g})'
+        else:
+            return
+        with self.dot.subgraph(name='cluster_key') as key:
+            # One rank: a column beside the output in a left-to-right picture, a row under it top-down.
+            key.attr(label=label, fontsize='10', style='rounded', color='#bbbbbb', rank='same')
+            for k, (text, fill, ink) in enumerate(entries):
+                key.node(f'key{k}', label=_escape_plain(text), shape='box', style='filled', fillcolor=fill,
+                         fontcolor=ink, fontsize='10', height='0.3', width='0.3', margin='0.1,0.04')
+                if k:  # invisible edges within the rank keep the table's order (top-down, or left to right)
+                    earlier, later = f'key{k - 1}', f'key{k}'
+                    key.edge(*((later, earlier) if self.sideways else (earlier, later)), style='invis')
+        self.dot.edge(self.layout.uid(self.layout.root), 'key0', style='invis')  # the key follows the output
+
+    def caption(self) -> str:
+        """What was grouped, as lines of plain text ('' when nothing was)."""
+        if not self.sums:
+            return ''
+        terms = sum(len(s.products) for s in self.sums)
+        folded = 'parameters' if self.layout.knows_parameters else 'unlabelled leaves'
+        how = ('framed by a dashed box' if self.group == 'cluster' else
+               f'each drawn as one Σ node ({len(self.hidden)} nodes hidden: the + and * nodes, '
+               f'and the {folded} that feed only that sum)')
+        what = 'weighted sum' if len(self.sums) == 1 else 'weighted sums'
+        text = f"Grouped {len(self.sums)} {what} w·x + b (chains of + over {terms} * nodes), {how}"
+        return '\\n'.join(_escape_plain(line) for line in textwrap.wrap(text, 72))
+
+
 class GraphLayout:
     """The facts a picture needs about a graph: order, ids, names, roles, consumers.
 
     Node ids are ``n0, n1, ...`` in topological order, so the same graph
-    always gives the same DOT source.
+    always gives the same DOT source.  Names are the explainer's
+    (:func:`autodiff.explain.name_nodes`), parameters' dotted names
+    shortened when ``short_names`` is true (:func:`short_parameter_names`).
 
     >>> x = Value(1.0, label='x')
     >>> layout = GraphLayout(x ** 3 + x)
     >>> [layout.role(v) for v in layout.order]
     ['input', 'constant', 'intermediate', 'output']
+    >>> [layout.name_of(v) for v in layout.order]
+    ['x', '', 'v1', 'v2']
     >>> len(layout.consumers[x])
     2
     """
 
-    def __init__(self, root: Value, parameters: Iterable[Value] = ()):
+    def __init__(self, root: Value, parameters: Iterable[Value] = (), short_names: bool = True):
         self.root = root
         self.order = topological_order(root)
         self._index = {node: i for i, node in enumerate(self.order)}
         self.parameters = set(parameters)
         self.consumers: dict[Value, list[Value]] = {node: [] for node in self.order}
-        self.operation_constants: set[Value] = set()
         #: Whether any node is known to be a parameter (by class or by ``parameters``).
         self.knows_parameters = bool(self.parameters) or any(
             getattr(type(node), 'is_parameter', False) is True for node in self.order)
+        as_constant: set[Value] = set()
+        elsewhere: set[Value] = set()
         for node in self.order:
             for position, parent in enumerate(node._prev):
                 self.consumers[parent].append(node)
                 rule = RULES.get(node._op)
-                if rule is not None and position in rule.constants and not parent._prev:
-                    self.operation_constants.add(parent)
+                is_constant = rule is not None and position in rule.constants
+                (as_constant if is_constant else elsewhere).add(parent)
+        #: Leaves used only as constants of operations (the 3 of ``x ** 3``): they get no gradient,
+        #: and no name (the same set the explainer leaves unnamed).
+        self.operation_constants = {v for v in as_constant - elsewhere if not v._prev}
+        self._names = name_nodes(self.order, skip=self.operation_constants)
+        if short_names:
+            named = {node: self._names[node] for node in self.order if self.is_parameter(node)}
+            others = [name for node, name in self._names.items() if node not in named]
+            self._names.update(short_parameter_names(named, taken=others))
 
     def uid(self, node: Value) -> str:
         """The node's DOT id."""
         return f"n{self._index[node]}"
 
     def name_of(self, node: Value) -> str:
-        """The node's label (drawings show no generated names)."""
-        return node.label
+        """The name the picture shows: the explainer's name, or '' for a constant of an operation."""
+        return self._names.get(node, '')
 
     def is_parameter(self, node: Value) -> bool:
         """A trainable leaf: its class says so (``nn.Parameter``) or it was passed in ``parameters``."""
@@ -222,9 +324,9 @@ class GraphLayout:
     def role(self, node: Value) -> str:
         """``'output'``, ``'parameter'``, ``'constant'``, ``'input'`` or ``'intermediate'``.
 
-        A leaf is a *constant* when it is a constant of its operation (the 3
-        of ``x ** 3``, which gets no gradient); every other leaf that is not
-        a parameter is an *input*.
+        A leaf is a *constant* when it is only ever a constant of an
+        operation (the 3 of ``x ** 3``, which gets no gradient); every other
+        leaf that is not a parameter is an *input*.
         """
         if node is self.root:
             return 'output'
@@ -233,6 +335,42 @@ class GraphLayout:
         if node._prev:
             return 'intermediate'
         return 'constant' if node in self.operation_constants else 'input'
+
+
+_INDEXED = re.compile(r'([A-Za-z_]\w*)\.(\d+)(?=\.|$)')
+
+
+def short_parameter_names(names: Mapping[Value, str], taken: Iterable[str] = ()) -> dict[Value, str]:
+    """Shorter names for parameters with ``nn``'s dotted names, where no two would then collide.
+
+    Each ``word.index`` pair becomes the word's first letter and the index
+    (``layers`` gives ``L``, to read apart from a 1): ``layers.0.neurons.4.w.0``
+    becomes ``L0.n4.w0`` and ``layers.0.neurons.4.b`` becomes ``L0.n4.b``.
+    When every name then starts with the same layer (one neuron's graph), that
+    ``L0.`` is dropped too.  A name that would equal another's, or one of
+    the other names ``taken`` in the picture, keeps its full form.
+
+    >>> a, b, c = Value(0.5), Value(-1.0), Value(0.1)
+    >>> names = {a: 'layers.0.neurons.4.w.0', b: 'layers.0.neurons.4.w.1', c: 'layers.0.neurons.4.b'}
+    >>> list(short_parameter_names(names).values())
+    ['n4.w0', 'n4.w1', 'n4.b']
+    >>> list(short_parameter_names({a: 'layers.1.neurons.0.w.3', b: 'layers.2.neurons.0.b'}).values())
+    ['L1.n0.w3', 'L2.n0.b']
+    >>> list(short_parameter_names({a: 'w.0', b: 'b'}, taken=['w0']).values())
+    ['w.0', 'b']
+    """
+    taken = set(taken)
+
+    def compact(name: str) -> str:
+        return _INDEXED.sub(lambda m: ('L' if m[1] == 'layers' else m[1][0]) + m[2], name)
+
+    short = {node: compact(name) for node, name in names.items()}
+    layers = {name.split('.', 1)[0] if '.' in name else '' for name in short.values()}
+    if len(layers) == 1 and re.fullmatch(r'L\d+', next(iter(layers))):
+        short = {node: name.split('.', 1)[1] for node, name in short.items()}
+    uses = Counter(short.values())
+    return {node: name if uses[name] == 1 and name not in taken else names[node]
+            for node, name in short.items()}
 
 
 @dataclass
@@ -324,41 +462,6 @@ def _grad_color(g: float | None, largest: float) -> str:
     return '#' + ''.join(f"{c:02x}" for c in rgb)
 
 
-def _legend(layout: GraphLayout, sums: list[WeightedSum], group: str | None, color_by: str | None,
-            largest: float, title: str | None, hidden: set[Value]) -> str:
-    """The caption: an HTML-like label with the color key and the grouping note."""
-    key_row, width = '', 1  # the widest row sets how far the others span
-    if color_by == 'role':
-        present = {layout.role(node) for node in layout.order if node not in hidden}
-        if any(s.folded for s in sums) and group == 'collapse':
-            present |= {layout.role(v) for s in sums for v in s.folded}
-        cells = [f'<TD BGCOLOR="{color}" BORDER="1">{role}</TD>'
-                 for role, color in ROLE_COLORS.items() if role in present]
-        key_row, width = f'<TR>{"".join(cells)}</TR>', max(len(cells), 1)
-    elif color_by == 'grad':
-        key_row, width = (f'<TR><TD BGCOLOR="{_grad_color(-1, 1)}" BORDER="1"><FONT COLOR="white">grad &lt; 0'
-                          f'</FONT></TD><TD BORDER="1">0</TD><TD BGCOLOR="{_grad_color(1, 1)}" BORDER="1">'
-                          f'<FONT COLOR="white">grad &gt; 0</FONT></TD>'
-                          f'<TD COLSPAN="2">darker = larger |grad| (largest {largest:.4g})</TD></TR>'), 5
-    rows = []
-    if title:
-        rows.append(f'<TR><TD COLSPAN="{width}"><B>{_html(title)}</B></TD></TR>')
-    if key_row:
-        rows.append(key_row)
-    if sums:
-        terms = sum(len(s.products) for s in sums)
-        folded = 'parameters' if layout.knows_parameters else 'unlabelled leaves'
-        how = ('framed by a dashed box' if group == 'cluster' else
-               f'each drawn as one Σ node ({len(hidden)} nodes hidden: the + and * nodes, '
-               f'and the {folded} that feed only that sum)')
-        what = 'weighted sum' if len(sums) == 1 else 'weighted sums'
-        rows.append(f'<TR><TD COLSPAN="{width}">Grouped {len(sums)} {what} w·x + b '
-                    f'(chains of + over {terms} * nodes), {_html(how)}</TD></TR>')
-    if not rows:
-        return ''
-    return f'<<TABLE BORDER="0" CELLSPACING="2" CELLPADDING="3">{"".join(rows)}</TABLE>>'
-
-
 def _escape(text: str) -> str:
     """Text safe inside a record label, where ``{ } | < >`` and quotes have meanings."""
     out = str(text).replace('\\', '\\\\')
@@ -369,7 +472,3 @@ def _escape(text: str) -> str:
 
 def _escape_plain(text: str) -> str:
     return str(text).replace('\\', '\\\\').replace('"', '\\"')
-
-
-def _html(text: str) -> str:
-    return str(text).replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;')

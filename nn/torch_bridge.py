@@ -66,15 +66,16 @@ Sequential(
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import random
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from autodiff import Value
+from autodiff.files import write_atomically
 from nn.losses import BCE_EPS, LOSSES, l2_penalty
 from nn.modules import MLP, Layer, Module, Neuron, load_model
 from nn.optim import SGD, Adam, Optimizer
@@ -712,18 +713,7 @@ def _probe_batch(model: Module) -> tuple[list, list, str]:
 
 
 def _save_atomically(torch, obj: Any, path: str | os.PathLike) -> None:
-    """``torch.save`` to a temporary file beside ``path``, then rename: never a half-written file."""
-    folder = os.path.dirname(os.path.abspath(path))
-    try:
-        handle, temporary = tempfile.mkstemp(dir=folder, prefix=f'.{os.path.basename(path)}.', suffix='.tmp')
-    except OSError as error:  # name the file asked for, not the temporary one
-        raise OSError(error.errno, error.strerror, os.fspath(path)) from None
-    try:
-        with os.fdopen(handle, 'wb') as file:
-            torch.save(obj, file)
-        os.chmod(temporary, 0o644)  # mkstemp makes it private; a checkpoint is an ordinary file
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
+    """``torch.save`` into memory, then the project's one atomic write: never a half-written file."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    write_atomically(path, buffer.getvalue())

@@ -22,6 +22,7 @@ import pytest
 from autodiff.player import RECEIVING, SENDING, play_backward
 from autodiff.render import available_renderers
 from tests.graphs import notes_example
+from tests.test_visualize import each_renderer
 
 
 def test_frames_follow_the_backward_pass():
@@ -200,3 +201,73 @@ def test_the_player_in_headless_chromium(browser, tmp_path):
     assert png[:8] == b'\x89PNG\r\n\x1a\n' and len(png) > 10_000
     shot = os.environ.get('CHAINRULE_PLAYER_SCREENSHOT')  # keep it to look at, when asked
     (open(shot, 'wb') if shot else open(tmp_path / 'player.png', 'wb')).write(png)
+
+
+# Every node's text inside its shape, as a browser draws it.  Graphviz sizes each box
+# from its own idea of the font's widths (dot: the installed font; the WebAssembly
+# build: tables of known fonts); the browser then draws the text with whatever font
+# it has.  This measures what the browser drew.
+TEXT_OUTSIDE_ITS_BOX = """
+(() => {
+  const tol = 0.5;
+  const inside = (a, b) => a.x >= b.x - tol && a.y >= b.y - tol &&
+      a.x + a.width <= b.x + b.width + tol && a.y + a.height <= b.y + b.height + tol;
+  const shrunk = b => ({x: b.x + tol, y: b.y + tol, width: b.width - 2 * tol, height: b.height - 2 * tol});
+  const meet = (a, b) => a.x < b.x + b.width && b.x < a.x + a.width &&
+      a.y < b.y + b.height && b.y < a.y + a.height;
+  const problems = [];
+  let checked = 0;
+  for (const node of document.querySelectorAll('g.node')) {
+    const name = node.querySelector('title').textContent;
+    const shape = node.querySelector('polygon, ellipse');
+    if (!shape) { problems.push(name + ': no shape'); continue; }
+    const box = shape.getBBox();
+    const separators = [...node.querySelectorAll('polyline')].map(line => line.getBBox());
+    const texts = [...node.querySelectorAll('text')].map(t => [t.textContent, t.getBBox()]);
+    texts.forEach(([text, b], i) => {
+      checked += 1;
+      if (!inside(b, box)) problems.push(`${name}: "${text}" runs out of its box`);
+      if (separators.some(line => meet(shrunk(b), line))) {
+        problems.push(`${name}: "${text}" crosses a field line`);
+      }
+      for (const [other, c] of texts.slice(i + 1)) {
+        if (meet(shrunk(b), shrunk(c))) problems.push(`${name}: "${text}" overlaps "${other}"`);
+      }
+    });
+  }
+  return {checked, problems};
+})()
+"""
+
+
+def pictures_to_measure():
+    """The notes' graph, one neuron of the demo's MLP (as `chainrule demo` draws it), that MLP's
+    second layer collapsed, and a player frame with outlined nodes."""
+    from autodiff import Value, draw_graph
+    from nn import MLP
+
+    g, *_ = notes_example()
+    g.backward()
+    model = MLP(2, [16, 16, 1], seed=0)
+    inputs = [Value(0.5, label='x[0]'), Value(-0.25, label='x[1]')]
+    neuron = next(n for n in model.layers[0].neurons if n(inputs).data > 0)
+    out = neuron(inputs)
+    out.backward()
+    hidden = [Value(v.data, label=f'h{j}') for j, v in enumerate(model.layers[0](inputs))]
+    second = model.layers[1].neurons[0](hidden)
+    second.backward()
+    return {'notes': draw_graph(g), 'neuron': draw_graph(out),
+            'collapsed': draw_graph(second, group='collapse'),
+            'by grad': draw_graph(g, color_by='grad', rankdir='TB'),
+            'player frame': play_backward(g)[3].graph}
+
+
+@each_renderer
+def test_every_text_fits_its_box_in_headless_chromium(browser, tmp_path, monkeypatch, renderer):
+    monkeypatch.setenv('CHAINRULE_RENDERER', renderer)
+    for name, picture in pictures_to_measure().items():
+        path = picture.render(outfile=tmp_path / f"{name.replace(' ', '_')}.svg")
+        browser.open('file://' + os.path.abspath(path))
+        result = browser.evaluate(TEXT_OUTSIDE_ITS_BOX)
+        assert result['checked'] > 10, name
+        assert result['problems'] == [], name
