@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import numbers
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 Row = list[float]
 
@@ -84,8 +84,8 @@ def make_circles(n_samples: int = 100, *, shuffle: bool = True, noise: float | N
     ([[1.0, 0.0], [-1.0, 0.0], [0.5, 0.0], [-0.5, 0.0]], [0, 0, 1, 1])
     """
     _check_n_samples(n_samples, 2)
-    if not 0 <= factor < 1:
-        raise ValueError(f"factor must be in [0, 1), got {factor!r}")
+    if not _is_finite_number(factor) or not 0 <= factor < 1:
+        raise ValueError(f"factor must be a number in [0, 1), got {factor!r}")
     n_out = n_samples // 2
     n_in = n_samples - n_out
     X = [[math.cos(t), math.sin(t)] for t in _linspace(0, 2 * math.pi, n_out, endpoint=False)]
@@ -103,25 +103,24 @@ def make_blobs(n_samples: int = 100, n_features: int = 2, *, centers: int | Sequ
 
     ``centers`` is a number of clusters drawn uniformly in ``center_box``
     (3 by default) or the list of centers.  Samples are shared out evenly.
+    ``cluster_std`` (>= 0), ``center_box`` (low <= high) and the centers'
+    coordinates must be finite numbers.
 
     >>> X, y = make_blobs(n_samples=7, centers=[[0, 0], [5, 5]], cluster_std=0.0, shuffle=False)
     >>> X[0], X[-1], y
     ([0.0, 0.0], [5.0, 5.0], [0, 0, 0, 0, 1, 1, 1])
     """
     rng = check_random_state(random_state)
+    _check_finite('cluster_std', cluster_std, minimum=0.0)
     if centers is None:
         centers = 3
     if isinstance(centers, numbers.Integral):
         _check_n_samples(centers, 1, name='centers')
         _check_n_samples(n_features, 1, name='n_features')
-        low, high = center_box
+        low, high = _checked_box(center_box)
         centers = [[rng.uniform(low, high) for _ in range(n_features)] for _ in range(centers)]
-    centers = [[float(c) for c in center] for center in centers]
-    if not centers or len({len(c) for c in centers}) != 1:
-        raise ValueError("centers must be a non-empty list of points of one dimension")
+    centers = _checked_centers(centers)
     _check_n_samples(n_samples, len(centers))
-    if cluster_std < 0:
-        raise ValueError(f"cluster_std must be >= 0, got {cluster_std!r}")
     X, y = [], []
     for k, center in enumerate(centers):
         count = n_samples // len(centers) + (k < n_samples % len(centers))
@@ -137,7 +136,8 @@ def make_spiral(n_samples: int = 100, n_classes: int = 2, *, turns: float = 1.0,
     """Interleaved spiral arms from the centre outwards, one class per arm (CS231n's spiral).
 
     Arm k turns ``turns`` times around the centre, rotated by k/n_classes of
-    a full turn; points are spread evenly along it to radius 1.
+    a full turn; points are spread evenly along it to radius 1.  A negative
+    ``turns`` winds the arms the other way (the mirror image).
 
     >>> X, y = make_spiral(n_samples=6, n_classes=3, shuffle=False)
     >>> sorted(set(y)), max(math.hypot(a, b) for a, b in X) <= 1.0
@@ -145,6 +145,7 @@ def make_spiral(n_samples: int = 100, n_classes: int = 2, *, turns: float = 1.0,
     """
     _check_n_samples(n_classes, 2, name='n_classes')
     _check_n_samples(n_samples, n_classes)
+    _check_finite('turns', turns)
     X, y = [], []
     for k in range(n_classes):
         count = n_samples // n_classes + (k < n_samples % n_classes)
@@ -283,6 +284,10 @@ def standardize(X: Sequence, mean=None, std=None) -> tuple[list, list | float, l
     if len(mean) != len(columns) or len(std) != len(columns):
         raise ValueError(f"standardize: X has {len(columns)} columns but mean/std have "
                          f"{len(mean)}/{len(std)}")
+    for j, (m, s) in enumerate(zip(mean, std)):
+        _check_finite(f"mean[{j}]", m)
+        if not _is_finite_number(s) or s <= 0:
+            raise ValueError(f"std[{j}] must be a finite number > 0 (it divides), got {s!r}")
     scaled = [[(x - m) / s for x, m, s in zip(row, mean, std)] for row in X]
     return scaled, list(mean), list(std)
 
@@ -356,9 +361,52 @@ def _check_n_samples(n: object, at_least: int, name: str = 'n_samples') -> None:
 
 
 def _check_noise(noise: object) -> None:
-    if noise is not None and (isinstance(noise, bool) or not isinstance(noise, numbers.Real)
-                              or not noise >= 0):
-        raise ValueError(f"noise must be a number >= 0 (or None), got {noise!r}")
+    if noise is not None and (not _is_finite_number(noise) or noise < 0):
+        raise ValueError(f"noise must be a finite number >= 0 (or None), got {noise!r}")
+
+
+def _is_finite_number(x: object) -> bool:
+    return not isinstance(x, bool) and isinstance(x, numbers.Real) and math.isfinite(x)
+
+
+def _check_finite(name: str, x: object, minimum: float | None = None) -> None:
+    """Refuse anything but a finite number (at least ``minimum``): nan would poison every point."""
+    if not _is_finite_number(x) or (minimum is not None and x < minimum):
+        bound = '' if minimum is None else f" >= {minimum:g}"
+        raise ValueError(f"{name} must be a finite number{bound}, got {x!r}")
+
+
+def _as_list(x: object) -> list | None:
+    """``x`` as a list if it is a collection (a list, tuple or NumPy array), else None."""
+    if isinstance(x, (str, bytes)) or not isinstance(x, Iterable):
+        return None
+    return list(x)
+
+
+def _checked_box(center_box: object) -> tuple[float, float]:
+    box = _as_list(center_box)
+    if (box is None or len(box) != 2 or not all(_is_finite_number(v) for v in box)
+            or box[0] > box[1]):
+        raise ValueError(f"center_box must be a pair of finite numbers (low, high) with low <= high, "
+                         f"got {center_box!r}")
+    return float(box[0]), float(box[1])
+
+
+def _checked_centers(centers: object) -> list[Row]:
+    """make_blobs' centers as rows of floats: a non-empty list of finite points of one dimension."""
+    points = _as_list(centers)
+    if not points:
+        raise ValueError(f"centers must be a number of clusters or a non-empty list of points, "
+                         f"got {centers!r}")
+    rows: list[Row] = []
+    for k, center in enumerate(points):
+        point = _as_list(center)
+        if not point or not all(_is_finite_number(c) for c in point):
+            raise ValueError(f"centers[{k}] must be a point: a list of finite numbers, got {center!r}")
+        if rows and len(point) != len(rows[0]):
+            raise ValueError(f"centers[{k}] has {len(point)} coordinates, centers[0] has {len(rows[0])}")
+        rows.append([float(c) for c in point])
+    return rows
 
 
 def _check_labels(y: Sequence, allowed: tuple[int, int], name: str) -> None:

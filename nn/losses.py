@@ -130,15 +130,42 @@ def cross_entropy(logits: Sequence[Sequence[Scalar]] | Sequence[Scalar], targets
         raise ValueError(f"cross_entropy: {len(logits)} rows of logits but {len(targets)} targets")
     if not logits:
         raise ValueError("cross_entropy: no examples (empty logits and targets)")
+    rows = _class_score_rows(logits)
     terms = []
-    for row, target in zip(logits, targets):
-        row = _as_values(row)
+    for i, (row, target) in enumerate(zip(rows, targets)):
         if isinstance(target, bool) or not isinstance(target, numbers.Integral):
             raise ValueError(f"cross_entropy: targets are class indices (int), got {target!r}")
         if not 0 <= target < len(row):
-            raise ValueError(f"cross_entropy: target {target} is out of range for {len(row)} classes")
+            raise ValueError(f"cross_entropy: target {target} of row {i} is out of range "
+                             f"for {len(row)} classes")
         terms.append(logsumexp(row) - row[target])
     return _reduce(terms, reduction)
+
+
+def one_hot_cross_entropy(logits: Sequence[Scalar], one_hot: Sequence[Scalar]) -> Value:
+    """`cross_entropy` of one example whose target is a row of class weights (one-hot, say).
+
+    The loss is ``logsumexp(z) - Σ t·z``.  Unlike `cross_entropy`, the
+    largest logit is found with ``max`` operations and taken out first,
+    rather than read from ``.data``: so the recorded graph computes the
+    right numbers for every input, which is what a compiled (traced)
+    training step needs.  The result does not depend on that largest
+    value, so the gradient through it (1 - Σ softmax) is 0 up to rounding.
+
+    >>> round(one_hot_cross_entropy([0.0, 0.0], [0.0, 1.0]).data, 6)    # log 2
+    0.693147
+    >>> one_hot_cross_entropy([1000.0, 0.0, -1000.0], [1.0, 0.0, 0.0]).data
+    0.0
+    """
+    logits, one_hot = _as_values(logits), list(one_hot)
+    if not logits or len(logits) != len(one_hot):
+        raise ValueError(f"one_hot_cross_entropy: {len(logits)} logits but {len(one_hot)} target weights")
+    largest = logits[0]
+    for z in logits[1:]:
+        largest = largest.max(z)
+    shifted = [z - largest for z in logits]  # the largest is now exactly 0
+    weighted = sum((t * z for t, z in zip(one_hot[1:], logits[1:])), one_hot[0] * logits[0])
+    return logsumexp(shifted) + largest - weighted
 
 
 def logsumexp(values: Sequence[Scalar]) -> Value:
@@ -191,7 +218,7 @@ def l2_penalty(parameters: Iterable[Value], alpha: float = 1e-4) -> Value:
     return alpha * sum(squares[1:], squares[0]) if squares else Value(0.0)
 
 
-#: The losses by short name (used by `nn.train.fit` and the command line).
+#: The losses by short name (used by `nn.training.fit` and the command line).
 LOSSES = {
     'mse': mse_loss,
     'bce': binary_cross_entropy,
@@ -216,6 +243,23 @@ def _paired(predictions, targets, name: str) -> tuple[list[Value], list]:
         if not isinstance(t, (Value, numbers.Real)):
             raise ValueError(f"{name}: targets must be numbers, got {t!r}")
     return predictions, targets
+
+
+def _class_score_rows(logits: Sequence) -> list[list[Value]]:
+    """cross_entropy's logits as rows of Values, all as long as the first (one score per class)."""
+    rows = []
+    for i, row in enumerate(logits):
+        if isinstance(row, (Value, numbers.Real)):
+            raise ValueError(f"cross_entropy: row {i} is {row!r}, not a row of class scores "
+                             "(logits need one row per example; a single row goes with a single int target)")
+        row = _as_values(row)
+        if not row:
+            raise ValueError(f"cross_entropy: row {i} has no logits")
+        if rows and len(row) != len(rows[0]):
+            raise ValueError(f"cross_entropy: row {i} has {len(row)} logits, row 0 has {len(rows[0])} "
+                             "(every row needs one score per class)")
+        rows.append(row)
+    return rows
 
 
 def _as_values(xs) -> list[Value]:

@@ -20,9 +20,11 @@ import math
 import numbers
 import os
 import random
+import reprlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from autodiff import Value
+from autodiff.files import write_atomically
 
 #: The activation functions a neuron can apply to ``w · x + b``.
 ACTIVATIONS: dict[str, Callable[[Value], Value] | None] = {
@@ -38,6 +40,15 @@ INITS = ('uniform', 'xavier', 'he')
 #: Written into saved files so a loader can tell what it is reading.
 FILE_FORMAT = 'chainrule.nn'
 FILE_VERSION = 1
+
+#: The longest integer a model file may hold.  Sizes and weights never need
+#: more; a 5,000-digit number would only cost time (or trip Python's own limit).
+MAX_FILE_INT_DIGITS = 20
+
+#: Short reprs for error messages: a hostile value must not make a huge message.
+_brief = reprlib.Repr()
+_brief.maxstring = _brief.maxother = 60
+_brief.maxlist = _brief.maxdict = 6
 
 
 class Parameter(Value):
@@ -215,6 +226,12 @@ class Module:
         ...
         ValueError: state has 1 values, the model 2 parameters; missing key 'b'
         """
+        named = self._checked_state(state)
+        for name, p in named.items():
+            p.data = float(state[name])
+
+    def _checked_state(self, state: Mapping[str, float]) -> dict[str, Value]:
+        """The parameters by name, after checking ``state`` fits them (see `load_state_dict`)."""
         if not isinstance(state, Mapping):
             raise ValueError(f"state must be a mapping of names to numbers, got {type(state).__name__}")
         named = dict(self.named_parameters())
@@ -229,11 +246,9 @@ class Module:
                 problems.append(f"unexpected key {unexpected[0]!r}" + _and_more(unexpected))
             raise ValueError(f"{sizes}; {'; '.join(problems)}")
         for name, number in state.items():
-            if (isinstance(number, bool) or not isinstance(number, numbers.Real)
-                    or not math.isfinite(number)):
-                raise ValueError(f"value of {name!r} must be a finite number, got {number!r}")
-        for name, p in named.items():
-            p.data = float(state[name])
+            if not _is_finite_number(number):
+                raise ValueError(f"value of {name!r} must be a finite number, got {_brief.repr(number)}")
+        return named
 
     def config(self) -> dict:
         """The constructor arguments that rebuild this model's shape (see `load_model`).
@@ -248,7 +263,11 @@ class Module:
 
         Floats are written with all their digits, so loading gives back
         exactly the same predictions.  JSON, never pickle: loading a file
-        can never run code.
+        can never run code.  The file is replaced in one step (see
+        `autodiff.files.write_atomically`): a full disk or a killed process
+        leaves the old file whole.  Weights that are nan or infinite (training
+        diverged) raise ``ValueError`` and write nothing, since `load` would
+        refuse them.
 
         >>> import os, tempfile
         >>> model = MLP(2, [3, 1], seed=0)
@@ -257,22 +276,27 @@ class Module:
         >>> MLP(2, [3, 1], seed=1).load(path).state_dict() == model.state_dict()
         True
         """
+        state = self.state_dict()
+        for name, number in state.items():
+            if not math.isfinite(number):
+                raise ValueError(f"cannot save {os.fspath(path)!r}: parameter {name!r} is {number!r}; "
+                                 "training diverged (try a smaller learning rate, and look for nan "
+                                 "or inf in the data)")
         document = {
             'format': FILE_FORMAT,
             'version': FILE_VERSION,
             'model': type(self).__name__,
             'config': self.config(),
-            'parameters': self.state_dict(),
+            'parameters': state,
         }
-        with open(path, 'w', encoding='utf-8') as file:
-            json.dump(document, file, indent=1)
-            file.write('\n')
+        write_atomically(path, json.dumps(document, indent=1, allow_nan=False) + '\n')
 
     def load(self, path: str | os.PathLike) -> Module:
         """Read parameters saved by `save` into this model; returns the model.
 
         A file that is not valid JSON (truncated, say), not a chainrule
-        model, or made for a different shape raises ``ValueError`` naming the
+        model, made for a different shape, or whose config differs from this
+        model's (another activation, say) raises ``ValueError`` naming the
         offending key or size, and leaves the model unchanged.
 
         >>> import os, tempfile
@@ -284,11 +308,20 @@ class Module:
         ...     print(str(error).split(': ', 1)[1])
         state has 13 values, the model 17 parameters; missing key 'layers.0.neurons.3.w.0' (and 3 more)
         """
-        document = read_model_file(path)
+        return self._load_document(read_model_file(path), path)
+
+    def _load_document(self, document: dict, path: str | os.PathLike) -> Module:
+        """Set the parameters from a document `read_model_file` has checked."""
+        state = document['parameters']
         try:
-            self.load_state_dict(document['parameters'])
+            named = self._checked_state(state)
         except ValueError as error:
             raise ValueError(f"{path}: {error}") from None
+        difference = _config_difference(document.get('config', {}), self.config())
+        if difference:
+            raise ValueError(f"{path}: the file was saved from a model with {difference}")
+        for name, p in named.items():
+            p.data = float(state[name])
         return self
 
 
@@ -318,10 +351,9 @@ class Neuron(Module):
     def __init__(self, nin: int, nonlin: bool = True, *, activation: str = 'relu',
                  init: str = 'uniform', seed: int | None = None, rng: random.Random | None = None,
                  fan_out: int = 1):
-        _check_size('nin', nin)
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {', '.join(map(repr, ACTIVATIONS))}, "
-                             f"got {activation!r}")
+        nin = _check_size('nin', nin)
+        fan_out = _check_size('fan_out', fan_out)
+        _check_choice('activation', activation, ACTIVATIONS)
         rng = _generator(seed, rng)
         self.w = [Parameter(w) for w in _initial_weights(init, nin, fan_out, rng)]
         self.b = Parameter(0.0)
@@ -353,7 +385,7 @@ class Layer(Module):
 
     def __init__(self, nin: int, nout: int, *, seed: int | None = None,
                  rng: random.Random | None = None, **kwargs):
-        _check_size('nout', nout)
+        nout = _check_size('nout', nout)
         rng = _generator(seed, rng)
         self.neurons = [Neuron(nin, rng=rng, fan_out=nout, **kwargs) for _ in range(nout)]
         self._label_parameters()
@@ -390,12 +422,9 @@ class MLP(Module):
 
     def __init__(self, nin: int, nouts: Sequence[int], *, activation: str = 'relu',
                  output_activation: str = 'linear', init: str = 'uniform', seed: int | None = None):
-        _check_size('nin', nin)
-        nouts = list(nouts)
-        if not nouts:
-            raise ValueError("nouts must list at least one layer size, got []")
-        self._config = {'nin': nin, 'nouts': nouts, 'activation': activation,
-                        'output_activation': output_activation, 'init': init}
+        # Every argument is checked before anything is built.
+        self._config = checked_mlp_config(nin, nouts, activation, output_activation, init)
+        nin, nouts = self._config['nin'], self._config['nouts']
         rng = _generator(seed, None)
         sizes = [nin] + nouts
         last = len(nouts) - 1
@@ -425,7 +454,8 @@ def read_model_file(path: str | os.PathLike) -> dict:
     """The checked contents of a file written by `Module.save`.
 
     Raises ``ValueError`` (naming the file and the problem) for anything
-    else: not JSON, truncated, another format, or a bad ``parameters`` entry.
+    else: not JSON, truncated, nested too deeply, an integer longer than
+    `MAX_FILE_INT_DIGITS` digits, another format, or a bad ``parameters`` entry.
 
     >>> import os, tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), 'cut.json')
@@ -442,13 +472,17 @@ def read_model_file(path: str | os.PathLike) -> dict:
     except UnicodeDecodeError:
         raise ValueError(f"{path}: not a chainrule model file (not UTF-8 text)") from None
     try:
-        document = json.loads(text)
+        document = json.loads(text, parse_int=_short_int)
     except json.JSONDecodeError as error:
         raise ValueError(f"{path}: not valid JSON, perhaps truncated ({error})") from None
+    except RecursionError:
+        raise ValueError(f"{path}: not a chainrule model file (its JSON is nested too deeply)") from None
+    except _LongNumber as error:
+        raise ValueError(f"{path}: not a chainrule model file ({error})") from None
     if not isinstance(document, dict) or document.get('format') != FILE_FORMAT:
         raise ValueError(f"{path}: not a chainrule model file (no 'format': {FILE_FORMAT!r})")
-    if document.get('version') != FILE_VERSION:
-        raise ValueError(f"{path}: unsupported file version {document.get('version')!r} "
+    if type(document.get('version')) is not int or document['version'] != FILE_VERSION:
+        raise ValueError(f"{path}: unsupported file version {_brief.repr(document.get('version'))} "
                          f"(this chainrule reads version {FILE_VERSION})")
     if not isinstance(document.get('parameters'), dict):
         raise ValueError(f"{path}: the key 'parameters' must hold an object of name: number")
@@ -460,6 +494,10 @@ def read_model_file(path: str | os.PathLike) -> dict:
 def load_model(path: str | os.PathLike) -> MLP:
     """Rebuild a saved `MLP` from its file alone (shape from its config).
 
+    The config is checked, and the number of parameters it describes
+    compared with the number the file holds, before anything is built: a
+    small file claiming a huge model is refused at once.
+
     >>> import os, tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), 'model.json')
     >>> MLP(2, [3, 1], seed=0).save(path)
@@ -468,12 +506,55 @@ def load_model(path: str | os.PathLike) -> MLP:
     """
     document = read_model_file(path)
     if document.get('model') != 'MLP':
-        raise ValueError(f"{path}: load_model rebuilds MLPs, this file holds {document.get('model')!r}")
+        raise ValueError(f"{path}: load_model rebuilds MLPs, "
+                         f"this file holds {_brief.repr(document.get('model'))}")
     try:
-        model = MLP(**document['config'])
-    except (TypeError, ValueError) as error:
+        config = _mlp_config_from_file(document.get('config', {}))
+    except ValueError as error:
         raise ValueError(f"{path}: bad 'config' ({error})") from None
-    return model.load(path)
+    expected, held = mlp_parameter_count(config['nin'], config['nouts']), len(document['parameters'])
+    if expected != held:
+        raise ValueError(f"{path}: its config describes MLP({config['nin']}, {_brief.repr(config['nouts'])}) "
+                         f"with {expected:,} parameters, but the file holds {held:,}")
+    return MLP(**config)._load_document(document, path)
+
+
+def checked_mlp_config(nin: int, nouts: Sequence[int], activation: str = 'relu',
+                       output_activation: str = 'linear', init: str = 'uniform') -> dict:
+    """`MLP`'s arguments checked and normalized (sizes as ``int``), as `MLP.config` returns them.
+
+    Raises ``ValueError`` naming the first bad argument; builds nothing.
+
+    >>> checked_mlp_config(2, (16, 1))['nouts']
+    [16, 1]
+    >>> checked_mlp_config(2, [16, 0])
+    Traceback (most recent call last):
+    ...
+    ValueError: nouts[1] must be a positive integer, got 0
+    """
+    nin = _check_size('nin', nin)
+    if isinstance(nouts, (str, bytes, Mapping)) or not isinstance(nouts, Sequence):
+        raise ValueError(f"nouts must be a list of layer sizes, got {_brief.repr(nouts)}")
+    if not nouts:
+        raise ValueError("nouts must list at least one layer size, got []")
+    nouts = [_check_size(f"nouts[{i}]", size) for i, size in enumerate(nouts)]
+    _check_choice('activation', activation, ACTIVATIONS)
+    _check_choice('output_activation', output_activation, ACTIVATIONS)
+    _check_choice('init', init, INITS)
+    return {'nin': nin, 'nouts': nouts, 'activation': activation,
+            'output_activation': output_activation, 'init': init}
+
+
+def mlp_parameter_count(nin: int, nouts: Sequence[int]) -> int:
+    """How many parameters ``MLP(nin, nouts)`` has, worked out without building it.
+
+    Each neuron has one weight per input and a bias.
+
+    >>> mlp_parameter_count(2, [16, 16, 1])     # 16·3 + 16·17 + 1·17
+    337
+    """
+    sizes = [nin] + list(nouts)
+    return sum(fan_out * (fan_in + 1) for fan_in, fan_out in zip(sizes, sizes[1:]))
 
 
 # ----------------------------------------------------------------------
@@ -502,9 +583,65 @@ def _initial_weights(init: str, nin: int, fan_out: int, rng) -> list[float]:
     raise ValueError(f"init must be one of {', '.join(map(repr, INITS))}, got {init!r}")
 
 
-def _check_size(name: str, size: object) -> None:
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise ValueError(f"{name} must be a positive integer, got {size!r}")
+def _check_size(name: str, size: object) -> int:
+    """``size`` as an ``int`` if it is a positive integer of any integral type (NumPy's too)."""
+    if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1:
+        raise ValueError(f"{name} must be a positive integer, got {_brief.repr(size)}")
+    return int(size)
+
+
+def _check_choice(name: str, choice: object, allowed: Sequence[str] | Mapping[str, object]) -> None:
+    if not isinstance(choice, str) or choice not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}, got {_brief.repr(choice)}")
+
+
+def _is_finite_number(number: object) -> bool:
+    if isinstance(number, bool) or not isinstance(number, numbers.Real):
+        return False
+    try:
+        return math.isfinite(number)
+    except OverflowError:  # an int too large for a float
+        return False
+
+
+class _LongNumber(ValueError):
+    """An integer in a model file with more digits than any size or weight needs."""
+
+
+def _short_int(digits: str) -> int:
+    """json's integer parser, refusing absurdly long integers before converting them."""
+    length = len(digits.lstrip('-'))
+    if length > MAX_FILE_INT_DIGITS:
+        raise _LongNumber(f"it holds an integer of {length:,} digits, more than the "
+                          f"{MAX_FILE_INT_DIGITS} a model file ever needs")
+    return int(digits)
+
+
+#: The keys `MLP.config` writes; `nin` and `nouts` are required in a file.
+_MLP_CONFIG_KEYS = ('nin', 'nouts', 'activation', 'output_activation', 'init')
+
+
+def _mlp_config_from_file(config: dict) -> dict:
+    """A file's ``config`` checked as `MLP` arguments (no unknown key, nin and nouts present)."""
+    unknown = [key for key in config if key not in _MLP_CONFIG_KEYS]
+    if unknown:
+        raise ValueError(f"unknown key {_brief.repr(unknown[0])}; an MLP's config has "
+                         f"{', '.join(_MLP_CONFIG_KEYS)}")
+    for key in ('nin', 'nouts'):
+        if key not in config:
+            raise ValueError(f"the key {key!r} is missing")
+    return checked_mlp_config(**config)
+
+
+def _config_difference(saved: Mapping, mine: Mapping) -> str:
+    """'' if a file's config agrees with a model's, else the first difference, in words."""
+    if not saved or not mine:  # a hand-made file, or a module without a config: nothing to compare
+        return ''
+    for key in list(mine) + [key for key in saved if key not in mine]:
+        if key in saved and saved[key] != mine.get(key):
+            return (f"{key}={_brief.repr(saved[key])}, this model has "
+                    f"{key}={_brief.repr(mine.get(key))}")
+    return ''
 
 
 def _and_more(names: list[str]) -> str:

@@ -15,6 +15,7 @@ from nn.losses import (
     l2_penalty,
     logsumexp,
     mse_loss,
+    one_hot_cross_entropy,
     softmax,
 )
 
@@ -269,5 +270,45 @@ def test_cross_entropy_against_torch():
     reference = torch.nn.functional.cross_entropy(tensor, torch.tensor(targets))
     reference.backward()
     assert loss.data == pytest.approx(reference.item(), abs=1e-12)
+    assert [[v.grad for v in row] for row in values] == [
+        pytest.approx(row, abs=1e-12) for row in tensor.grad.tolist()]
+
+
+CLASS_ROWS = [[0.5, -1.0, 2.0], [100.0, 3.0, -50.0], [0.0, 0.0, 0.0], [7.0, 7.0, -2.0]]
+
+
+def test_one_hot_cross_entropy_matches_the_analytic_gradient():
+    """logsumexp(z) - Σ t·z has slope softmax(z)·Σt - t; with one-hot t it is cross_entropy."""
+    for row in CLASS_ROWS:
+        for weights in ([0.0, 1.0, 0.0], [0.2, 0.5, 0.3]):
+            values = [Value(z) for z in row]
+            loss = one_hot_cross_entropy(values, weights)
+            loss.backward()
+            largest = max(row)
+            total = sum(math.exp(z - largest) for z in row)
+            expected = largest + math.log(total) - sum(t * z for t, z in zip(weights, row))
+            softmax_row = [math.exp(z - largest) / total for z in row]
+            assert loss.data == pytest.approx(expected, rel=1e-12, abs=1e-12)
+            assert [v.grad for v in values] == pytest.approx(
+                [p * sum(weights) - t for p, t in zip(softmax_row, weights)], abs=1e-12)
+        target = row.index(max(row))
+        one_hot = [1.0 if k == target else 0.0 for k in range(len(row))]
+        assert one_hot_cross_entropy(row, one_hot).data == pytest.approx(
+            cross_entropy([row], [target]).data, abs=1e-12)
+    with pytest.raises(ValueError, match='3 logits but 2 target weights'):
+        one_hot_cross_entropy([1.0, 2.0, 3.0], [0.0, 1.0])
+
+
+def test_one_hot_cross_entropy_against_torch():
+    torch = pytest.importorskip("torch")
+    soft_targets = [[0.0, 1.0, 0.0], [0.1, 0.1, 0.8], [1.0, 0.0, 0.0], [0.5, 0.5, 0.0]]
+    values = [[Value(x) for x in row] for row in CLASS_ROWS]
+    losses = [one_hot_cross_entropy(row, t) for row, t in zip(values, soft_targets)]
+    mean = sum(losses[1:], losses[0]) * (1.0 / len(losses))
+    mean.backward()
+    tensor = torch.tensor(CLASS_ROWS, dtype=torch.float64, requires_grad=True)
+    reference = torch.nn.functional.cross_entropy(tensor, torch.tensor(soft_targets, dtype=torch.float64))
+    reference.backward()
+    assert mean.data == pytest.approx(reference.item(), abs=1e-12)
     assert [[v.grad for v in row] for row in values] == [
         pytest.approx(row, abs=1e-12) for row in tensor.grad.tolist()]
