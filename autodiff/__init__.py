@@ -8,7 +8,7 @@
 (-12.0, -3.0, -3.0, 4.0)
 """
 
-from autodiff.compile import CompiledBatch, CompiledFunction, TraceMismatchError, compile, compile_batch
+from autodiff.codegen import CompiledBatch, CompiledFunction, TraceMismatchError, compile, compile_batch
 from autodiff.explain import explain
 from autodiff.functional import grad, gradcheck, gradients, value_and_grad
 from autodiff.graph import topological_order

@@ -41,9 +41,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from autodiff import Value, gc_paused  # noqa: E402 - after the path set-up above
-from autodiff.compile import compile_batch  # noqa: E402
+from autodiff.codegen import compile_batch  # noqa: E402
 from nn import MLP, SGD, hinge_loss  # noqa: E402
-from nn.train import compile_step  # noqa: E402
+from nn.compiled_training import compile_step  # noqa: E402
 
 
 def optional(module: str):

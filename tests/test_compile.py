@@ -15,7 +15,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from autodiff import RULES, Value
-from autodiff.compile import TraceMismatchError, compile, compile_batch, trace
+from autodiff.codegen import TraceMismatchError, compile, compile_batch, trace
 from nn import MLP
 from tests.operations import OPERATIONS
 
@@ -304,3 +304,70 @@ def test_batch_check_compares_the_aux_too():
     assert f(2.0, [1.0, 3.0]) == ((4.0, [1.0, 3.0]), 2.0)
     with pytest.raises(TraceMismatchError):
         f(2.0, [1.0, -3.0])
+
+
+# --------------------------------------------------------------------------
+# An operation added with defrule works in compiled code with no further code.
+# --------------------------------------------------------------------------
+# op, forward, partials, an analytic ∂/∂ each input (written independently), sample points
+CUSTOM_OPERATIONS = [
+    ('cube', lambda x: x ** 3, lambda m, out, x: (3 * x * x,), lambda x: (3 * x * x,)),
+    ('softsign', lambda x: x / (1 + abs(x)), lambda m, out, x: (1 / (1 + m.sign(x) * x) ** 2,),
+     lambda x: (1 / (1 + abs(x)) ** 2,)),
+    ('hypot', math.hypot, lambda m, out, a, b: (a / out, b / out),
+     lambda a, b: (a / math.hypot(a, b), b / math.hypot(a, b))),
+]
+
+
+@pytest.fixture(params=CUSTOM_OPERATIONS, ids=lambda row: row[0])
+def custom_op(request):
+    from autodiff import defrule
+
+    op, forward, partials, slopes = request.param
+    defrule(op, forward, partials)
+    yield op, slopes
+    del RULES[op]
+
+
+def test_a_defrule_operation_compiles_and_matches_eager_backward(custom_op):
+    from autodiff import apply
+
+    op, slopes = custom_op
+    arity = slopes.__code__.co_argcount
+
+    def f(*xs):
+        return apply(op, *xs) * 2
+
+    compiled = compile(f, (1.5,) * arity)
+    assert f"forward_{op}(" in compiled.source  # the forward function is passed in by name
+    for point in [(1.5, -0.5)[:arity], (-2.0, 3.0)[:arity], (0.25, 0.75)[:arity]]:
+        value, grads = compiled(*point)
+        expected_value, expected_grads = eager(f, *point)
+        assert close(value, expected_value)
+        assert all(close(g, e) for g, e in zip(grads, expected_grads))
+        assert all(close(g, 2 * s) for g, s in zip(grads, slopes(*point)))
+
+
+@pytest.mark.parametrize('backend', ['python', 'numpy'])
+def test_a_defrule_operation_compiles_for_batches(custom_op, backend):
+    from autodiff import apply
+
+    if backend == 'numpy':
+        pytest.importorskip('numpy')
+    op, slopes = custom_op
+    arity = slopes.__code__.co_argcount
+
+    def example(w, x):  # the operation on a shared and a per-example value
+        return apply(op, *[w * x, w + x][:arity])
+
+    batch = compile_batch(example, (0.5, 1.0), batched=[1], backend=backend)
+    w, xs = 0.7, [1.5, -2.0, 0.25]
+    value, grad = batch(w, xs)
+    leaf = Value(w)
+    mean = sum(example(leaf, x) for x in xs) * (1 / len(xs))
+    mean.backward()
+    assert close(value, mean.data) and close(grad, leaf.grad)
+    # d/dw of op(w·x, w + x) = ∂op/∂a · x + ∂op/∂b · 1, averaged over the examples
+    analytic = sum(sum(s * d for s, d in zip(slopes(*[w * x, w + x][:arity]), (x, 1.0)))
+                   for x in xs) / len(xs)
+    assert close(grad, analytic)

@@ -8,19 +8,19 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from autodiff.compile import compile_batch
+from autodiff.codegen import compile_batch
 from tests.operations import OPERATIONS
 from tests.test_compile import close, compile_demo, demo_problem
 
 np = pytest.importorskip('numpy')
-from autodiff import compile_numpy  # noqa: E402 - needs numpy, checked just above
+from autodiff.codegen import numpy_code  # noqa: E402 - needs numpy, checked just above
 
 
 @pytest.mark.parametrize('seed', [0, 3])
 @pytest.mark.parametrize('fuse', [True, False], ids=['layers', 'elementwise'])
 def test_demo_loss_matches_the_python_backend(seed, fuse, monkeypatch):
     if not fuse:
-        monkeypatch.setattr(compile_numpy, 'find_layers', lambda plan: [])
+        monkeypatch.setattr(numpy_code, 'find_layers', lambda plan: [])
     model, X, Y = demo_problem(seed, n=20)
     on_python = compile_demo(model, X, Y, backend='python')
     on_numpy = compile_demo(model, X, Y, backend='numpy')
@@ -35,7 +35,7 @@ def test_demo_loss_matches_the_python_backend(seed, fuse, monkeypatch):
 def test_layers_are_recognised_in_an_mlp():
     model, X, Y = demo_problem(0)
     compiled = compile_demo(model, X, Y, backend='numpy')
-    widths = [(len(layer.outputs), len(layer.inputs)) for layer in compile_numpy.find_layers(compiled.plan)]
+    widths = [(len(layer.outputs), len(layer.inputs)) for layer in numpy_code.find_layers(compiled.plan)]
     assert widths == [(6, 2), (5, 6), (1, 5)]
 
 
@@ -81,7 +81,7 @@ def test_auto_backend_picks_numpy_when_installed():
 
 def test_layers_are_fused_only_while_the_rule_table_says_what_fusion_assumes(monkeypatch):
     from autodiff import RULES, Rule
-    from autodiff.compile_numpy import fusion_matches_the_rules
+    from autodiff.codegen.numpy_code import fusion_matches_the_rules
 
     assert fusion_matches_the_rules()
     changed = Rule('*', RULES['*'].forward, lambda m, out, a, b: (2 * b, a))

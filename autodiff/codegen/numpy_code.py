@@ -1,12 +1,13 @@
-"""The NumPy batch backend of compiled mode: every scalar operation on a whole batch.
+"""The NumPy batch backend: every scalar operation of a per-example program on a whole batch.
 
-The per-example program traced by :func:`autodiff.compile.compile_batch`
+The per-example program traced by :func:`autodiff.codegen.compiled.compile_batch`
 runs once per batch instead of once per example: each per-example variable
 is an array over the examples, each shared one (a parameter) stays a
 number, and the generated lines are the pure-Python backend's lines with
-NumPy functions of the same names.  A shared value's gradient is the sum
-over the examples of its per-example contributions, so each contribution
-from a per-example operation is summed where it arises: a product's
+NumPy functions of the same names (:class:`ArrayMath`, the rules' math
+contract on arrays).  A shared value's gradient is the sum over the
+examples of its per-example contributions, so each contribution from a
+per-example operation is summed where it arises: a product's
 ``grad_w += Σ grad_v · x`` is one ``dot`` call.
 
 Dense layers get one more step.  A neuron's ``b + w1·x1 + ... + wn·xn``
@@ -31,72 +32,129 @@ try:  # NumPy is the optional extra chainrule[fast]; without it this module load
 except ImportError:  # pragma: no cover - exercised on installs without NumPy
     np = None
 
-from autodiff.compile import (
+from autodiff.codegen.batch import (
     BatchPlan,
-    Step,
-    _aux_list,
-    _batch_count_lines,
-    _flatten,
-    _grads_return,
-    _penalty_lines,
-    _unpack_lines,
-    backward_lines,
+    batch_count_lines,
+    hoisted_backward_lines,
+    hoisted_forward_lines,
+    penalty_lines,
+)
+from autodiff.codegen.python_code import (
+    SymbolGraph,
+    SymbolNode,
     derivative_text,
     forward_expression,
-    function_names,
-    local_derivatives,
+    grads_return,
     operand_text,
+    unpack_lines,
+    worth_a_line,
 )
+from autodiff.codegen.tracing import Step, aux_list, flatten_layout, function_names
+from autodiff.rule_math import RULE_MATH_NAMES, RuleMath
 from autodiff.rules import RULES
 from autodiff.symbolic import SYMBOLIC_MATH, Symbol
 
 
 # ----------------------------------------------------------------------
-# The float functions of autodiff.scalar_math, on arrays.  Each gives the
-# same numbers as its scalar twin (to rounding) and raises where it does.
+# Array math: the float functions of autodiff.scalar_math on arrays.  Each
+# gives the same numbers as its scalar twin (to rounding) and raises where it does.
 # ----------------------------------------------------------------------
-def _check(bad: Any, error: type, message: str, x: Any) -> None:
+def _refuse(bad: Any, error: type, message: str, x: Any) -> None:
+    """Raise ``error`` naming (up to five of) the offending entries, if any entry is ``bad``."""
     if np.any(bad):
         raise error(f"{message}: {np.asarray(x)[np.asarray(bad)].ravel()[:5]!r}")
 
 
+class ArrayMath(RuleMath):
+    """``m`` for rules applied to NumPy arrays: the primitives element by element.
+
+    ``xlogy`` is inherited from :class:`~autodiff.rule_math.RuleMath`, so its
+    limit at 0 is the one every namespace takes.
+
+    >>> ARRAY_MATH.xlogy(np.array([0.0, 2.0]), np.array([0.0, 1.0])).tolist()
+    [0.0, 0.0]
+    >>> ARRAY_MATH.heaviside(np.array([-1.0, 0.0, 3.0]), 0.5).tolist()
+    [0.0, 0.5, 1.0]
+    """
+
+    @staticmethod
+    def cos(x: Any) -> Any:
+        return np.cos(x)
+
+    @staticmethod
+    def sin(x: Any) -> Any:
+        return np.sin(x)
+
+    @staticmethod
+    def ieee_log(x: Any) -> Any:
+        """The natural logarithm for slopes: -inf at 0, nan below (never raises)."""
+        with np.errstate(divide='ignore', invalid='ignore'):
+            return np.log(x)
+
+    @staticmethod
+    def ieee_power(x: Any, y: Any) -> Any:
+        """x ** y for slopes: inf at 0 ** negative and on overflow, nan off the reals (never raises)."""
+        with np.errstate(divide='ignore', invalid='ignore', over='ignore'):
+            return np.where(np.logical_and(np.equal(x, 0), np.less(y, 0)), np.inf, np.power(x, y))
+
+    @staticmethod
+    def sigmoid(x: Any) -> Any:
+        """1 / (1 + e^-x), the stable form of the scalar engine on each side of 0."""
+        e = np.exp(-np.abs(x))
+        return np.where(np.greater_equal(x, 0), 1.0 / (1.0 + e), e / (1.0 + e))
+
+    @staticmethod
+    def heaviside(x: Any, at_zero: float) -> Any:
+        return np.heaviside(x, at_zero)
+
+    @staticmethod
+    def sign(x: Any) -> Any:
+        return np.sign(x)
+
+    @staticmethod
+    def is_zero(x: Any) -> Any:
+        return np.equal(x, 0)
+
+    @staticmethod
+    def select(condition: Any, if_true: Any, if_false: Any) -> Any:
+        return np.where(condition, if_true, if_false)
+
+
+#: The namespace ``m`` for rules applied to NumPy arrays.
+ARRAY_MATH = ArrayMath()
+
+
 def log(x: Any) -> Any:
-    """Natural logarithm; ValueError where x <= 0."""
-    _check(x <= 0, ValueError, "log is defined only for positive numbers, got", x)
+    """Natural logarithm (the forward of ``log``); ValueError where x <= 0, as in the scalar engine."""
+    _refuse(np.less_equal(x, 0), ValueError, "log is defined only for positive numbers, got", x)
     return np.log(x)
 
 
 def log1p(x: Any) -> Any:
     """log(1 + x); ValueError where x <= -1."""
-    _check(x <= -1, ValueError, "log1p is defined only for numbers > -1, got", x)
+    _refuse(np.less_equal(x, -1), ValueError, "log1p is defined only for numbers > -1, got", x)
     return np.log1p(x)
 
 
 def sqrt(x: Any) -> Any:
     """Square root; ValueError where x < 0."""
-    _check(x < 0, ValueError, "sqrt is defined only for numbers >= 0, got", x)
+    _refuse(np.less(x, 0), ValueError, "sqrt is defined only for numbers >= 0, got", x)
     return np.sqrt(x)
 
 
 def divide(a: Any, b: Any) -> Any:
     """a / b; ZeroDivisionError where b == 0."""
-    _check(np.equal(b, 0), ZeroDivisionError, "division by zero, divisors", b)
+    _refuse(np.equal(b, 0), ZeroDivisionError, "division by zero, divisors", b)
     return np.true_divide(a, b)
 
 
 def power(x: Any, y: Any) -> Any:
     """x ** y over the reals: 0 ** negative and negative ** fraction raise."""
-    _check(np.logical_and(np.equal(x, 0), np.less(y, 0)), ZeroDivisionError,
-           "zero cannot be raised to a negative power; bases", x)
-    _check(np.logical_and(np.less(x, 0), np.not_equal(y, np.floor(y))), ValueError,
-           "a negative number to a non-integer power is not a real number; bases", x)
+    _refuse(np.logical_and(np.equal(x, 0), np.less(y, 0)), ZeroDivisionError,
+            "zero cannot be raised to a negative power; bases", x)
+    _refuse(np.logical_and(np.less(x, 0), np.not_equal(y, np.floor(y))), ValueError,
+            "a negative number to a non-integer power is not a real number; bases", x)
     return np.power(x, y)
-
-
-def sigmoid(x: Any) -> Any:
-    """1 / (1 + e^-x), the stable form of the scalar engine on each side of 0."""
-    e = np.exp(-np.abs(x))
-    return np.where(np.greater_equal(x, 0), 1.0 / (1.0 + e), e / (1.0 + e))
 
 
 def softplus(x: Any) -> Any:
@@ -114,44 +172,36 @@ def leaky_relu(x: Any, negative_slope: Any) -> Any:
     return np.where(np.greater(x, 0), x, negative_slope * x)
 
 
-def xlogy(x: Any, y: Any) -> Any:
-    """x * log(y), 0 where x == 0 (whatever y is there)."""
-    zero = np.equal(x, 0)
-    return np.where(zero, 0.0, x * log(np.where(zero, 1.0, y)))
-
-
-def _heaviside(x: Any, at_zero: float) -> Any:
-    return np.heaviside(x, at_zero)
-
-
-def _array_functions() -> dict[str, Callable[..., Any]]:
-    """Each scalar_math name the generated code calls, on arrays."""
+def _forward_functions() -> dict[str, Callable[..., Any]]:
+    """The forward functions the generated code calls by name, on arrays (beyond the contract's)."""
     return {
-        'exp': np.exp, 'log': log, 'log1p': log1p, 'sqrt': sqrt, 'sin': np.sin, 'cos': np.cos,
-        'tanh': np.tanh, 'sigmoid': sigmoid, 'softplus': softplus, 'relu': relu, 'leaky_relu': leaky_relu,
-        'divide': divide, 'power': power, 'heaviside': _heaviside, 'sign': np.sign, 'xlogy': xlogy,
-        'abs': np.abs, 'max': np.maximum, 'min': np.minimum,
+        'exp': np.exp, 'log': log, 'log1p': log1p, 'sqrt': sqrt, 'tanh': np.tanh, 'softplus': softplus,
+        'relu': relu, 'leaky_relu': leaky_relu, 'divide': divide, 'power': power, 'abs': np.abs,
+        'maximum': np.maximum, 'minimum': np.minimum,
     }
 
 
-def namespace() -> dict[str, Any]:
-    """The globals of generated NumPy code: array versions of the float functions.
+def numpy_namespace() -> dict[str, Any]:
+    """The globals of generated NumPy code: the math contract and the forward functions, on arrays.
 
     An operation added with `defrule` whose forward function has no array
     version here runs element by element (correct, not fast).
+
+    >>> numpy_namespace()['xlogy'] == ARRAY_MATH.xlogy
+    True
     """
     if np is None:
         raise ImportError("the numpy backend needs NumPy: pip install 'chainrule[fast]'")
-    arrays = _array_functions()
     space: dict[str, Any] = {'np': np, 'dot': np.dot, 'total': np.sum}
+    space.update({name: getattr(ARRAY_MATH, name) for name in RULE_MATH_NAMES})
+    space.update(_forward_functions())
     for op, name in function_names().items():
-        space[name] = arrays.get(name) or np.vectorize(RULES[op].forward, otypes=[float])
-    for name, function in arrays.items():
-        space.setdefault(name, function)
+        if name not in space:
+            space[name] = np.vectorize(RULES[op].forward, otypes=[float])
     return space
 
 
-def wrap(function: Callable[..., Any]) -> Callable[..., Any]:
+def ignoring_overflow(function: Callable[..., Any]) -> Callable[..., Any]:
     """Run generated code with NumPy's overflow warnings off: exp(1000) is inf, as in the engine."""
     def run(*args: Any) -> Any:
         with np.errstate(over='ignore', under='ignore'):
@@ -167,8 +217,9 @@ def wrap(function: Callable[..., Any]) -> Callable[..., Any]:
 class Layer:
     """Neurons ``out_j = bias_j + Σ_k weights[j][k] * inputs[k]`` sharing their inputs.
 
-    ``sums[j]`` is the list of add steps of neuron j (the last is its output);
-    ``products[j]`` its multiply steps; ``inputs`` the per-example names.
+    ``outputs[j]`` is neuron j's last add step, ``weights[j]`` its weights
+    (shared names), ``inputs`` the per-example names, ``internal`` every
+    step of the neurons' chains (the matrix product computes them all).
     """
 
     name: str
@@ -243,6 +294,20 @@ def fusion_matches_the_rules() -> bool:
     return [str(d) for d in times] == ['x', 'w'] and list(plus) == [1, 1]
 
 
+def _use_counts(plan: BatchPlan) -> dict[str, int]:
+    """How often each name is read: by the looped steps, and once more for the output and aux."""
+    uses: dict[str, int] = {}
+    for s in plan.looped:
+        for o in s.operands:
+            if isinstance(o, str):
+                uses[o] = uses.get(o, 0) + 1
+    # The output and the aux are read after the forward pass: a chain must not be fused through them.
+    for name in [plan.example.output] + aux_list(plan.example.aux):
+        if isinstance(name, str):
+            uses[name] = uses.get(name, 0) + 1
+    return uses
+
+
 def find_layers(plan: BatchPlan, min_width: int = 2) -> list[Layer]:
     """Groups of per-example linear combinations (neurons) that read the same inputs.
 
@@ -252,16 +317,8 @@ def find_layers(plan: BatchPlan, min_width: int = 2) -> list[Layer]:
     """
     steps = plan.looped
     by_name = {s.name: s for s in steps}
-    uses: dict[str, int] = {}
-    for s in steps:
-        for o in s.operands:
-            if isinstance(o, str):
-                uses[o] = uses.get(o, 0) + 1
-    # The output and the aux are read after the forward pass: a chain must not be fused through them.
-    for name in [plan.example.output] + _aux_list(plan.example.aux):
-        if isinstance(name, str):
-            uses[name] = uses.get(name, 0) + 1
-    shared_inputs = {n for i in plan.shared for n in _flatten(plan.example.layouts[i])}
+    uses = _use_counts(plan)
+    shared_inputs = {n for i in plan.shared for n in flatten_layout(plan.example.layouts[i])}
     groups: dict[tuple[str, ...], list] = {}
     claimed: set[str] = set()
     for step in reversed(steps):  # outermost adds first: each chain is found from its end
@@ -297,27 +354,56 @@ def numpy_batch_source(plan: BatchPlan, fuse_layers: bool = True) -> str:
     product with a per-example factor, ``total`` otherwise).  With
     ``fuse_layers`` each recognised dense layer is one matrix product.
     """
-    example, names, params = plan.example, plan.example.arg_names, plan.parameters
-    fnames = function_names()
-    accumulators = set(plan.accumulators)
+    example = plan.example
     layers = find_layers(plan) if fuse_layers and fusion_matches_the_rules() else []
-    layer_of_output = {out: (layer, j) for layer in layers for j, out in enumerate(layer.outputs)}
-    # Steps inside a layer's chains are computed by its matrix product.
-    fused = set().union(*(layer.internal for layer in layers)) - set(layer_of_output)
+    lines = [f"def {example.name}_batch({', '.join(plan.parameters)}):"]
+    lines += _argument_lines(plan)
+    lines += hoisted_forward_lines(plan)
+    lines += _looped_forward_lines(plan, layers)
+    output = example.output
+    lines.append(f"    value = float(total({operand_text(output)})) / count" if output in plan.batched_names
+                 else f"    value = float({operand_text(output)})")
+    lines.append('    # backward: grad_v is ∂(mean over the batch)/∂v, per example')
+    lines += [f"    grad_{n} = 0.0" for n in plan.accumulators]
+    graph = SymbolGraph(plan.accumulators)
+    if output in plan.batched_names:
+        lines.append(f"    grad_{output} = np.full(count, 1 / count)")
+        graph.receive(output)
+    elif output in graph.has_grad:
+        lines.append(f"    grad_{output} += 1.0")
+    lines += _looped_backward_lines(plan, layers, graph)
+    lines += hoisted_backward_lines(plan)
+    lines += penalty_lines(plan)
+    grads = grads_return(example.layouts, plan.chosen, plan.argnums, set(plan.accumulators))
+    if example.aux is None:
+        lines.append(f"    return value, {grads}")
+    else:
+        lines.append(f"    return (value, {_aux_lines(example.aux)}), {grads}")
+    return '\n'.join(lines)
 
-    lines = [f"def {example.name}_batch({', '.join(params)}):"]
+
+def _argument_lines(plan: BatchPlan) -> list[str]:
+    """Shared arguments unpacked, batched ones as float arrays, one column per per-example scalar."""
+    example, names, params = plan.example, plan.example.arg_names, plan.parameters
+    lines = []
     for i in plan.shared:
-        lines += _unpack_lines(names[i], example.layouts[i], '    ')
+        lines += unpack_lines(names[i], example.layouts[i], '    ')
     for i in plan.batched:
         lines.append(f"    {params[i]} = np.asarray({params[i]}, dtype=float)")
-    lines += _batch_count_lines(plan)
+    lines += batch_count_lines(plan)
     lines.append('    # one array over the examples per per-example scalar')
     for i in plan.batched:
         lines += _column_lines(params[i], example.layouts[i], ())
-    if plan.hoisted:
-        lines.append('    # once per batch: operations on the shared arguments only')
-        lines += [f"    {s.name} = {forward_expression(s, fnames)}" for s in plan.hoisted]
-    lines.append('    # forward: one line per operation (a matrix product per dense layer)')
+    return lines
+
+
+def _looped_forward_lines(plan: BatchPlan, layers: list[Layer]) -> list[str]:
+    """The per-example steps on whole arrays; a layer's chains become its matrix product."""
+    fnames = function_names()
+    layer_of_output = {out: (layer, j) for layer in layers for j, out in enumerate(layer.outputs)}
+    # Steps inside a layer's chains are computed by its matrix product.
+    fused = set().union(*(layer.internal for layer in layers)) - set(layer_of_output)
+    lines = ['    # forward: one line per operation (a matrix product per dense layer)']
     for step in plan.looped:
         if step.name in layer_of_output:
             layer, j = layer_of_output[step.name]
@@ -326,41 +412,51 @@ def numpy_batch_source(plan: BatchPlan, fuse_layers: bool = True) -> str:
             lines.append(f"    {step.name} = {layer.name}_out[{j}]")
         elif step.name not in fused:
             lines.append(f"    {step.name} = {forward_expression(step, fnames)}")
-    output = example.output
-    lines.append(f"    value = float(total({operand_text(output)})) / count" if output in plan.batched_names
-                 else f"    value = float({operand_text(output)})")
-    lines.append('    # backward: grad_v is ∂(mean over the batch)/∂v, per example')
-    lines += [f"    grad_{n} = 0.0" for n in plan.accumulators]
-    has_grad = set(accumulators)
-    if output in plan.batched_names:
-        lines.append(f"    grad_{output} = np.full(count, 1 / count)")
-        has_grad.add(output)
-    elif output in accumulators:
-        lines.append(f"    grad_{output} += 1.0")
-    # Walk the looped steps backwards; a layer's backward runs when its first
-    # output is reached, since by then every output's gradient is complete.
+    return lines
+
+
+def _looped_backward_lines(plan: BatchPlan, layers: list[Layer], graph: SymbolGraph) -> list[str]:
+    """The chain rule through the per-example steps, last first, as whole-batch lines.
+
+    The chain-rule walker takes the runs of ordinary steps; a layer's
+    backward runs where its first output stands, since by then every
+    output's gradient is complete.
+    """
+    lines: list[str] = []
+    write = _batch_line_writer(plan, graph, lines)
+    layer_at = {layer.outputs[0]: layer for layer in layers}
+    in_a_layer = set().union(*(layer.internal for layer in layers))
+    run: list[Step] = []  # ordinary steps since the last layer, last first
     for step in reversed(plan.looped):
-        if step.name in fused:
-            continue
-        if step.name in layer_of_output:
-            layer, j = layer_of_output[step.name]
-            if j == 0:
-                lines += _layer_backward(layer, has_grad, plan)
-            continue
-        if step.name not in has_grad:
-            continue
-        lines += _step_backward(step, has_grad, plan)
-    if plan.hoisted:
-        lines.append('    # backward through the once-per-batch operations')
-        more, _ = backward_lines(plan.hoisted, set(), accumulators, plan.wanted, '    ')
-        lines += more
-    lines += _penalty_lines(plan, accumulators, fnames)
-    grads = _grads_return(example.layouts, plan.chosen, plan.argnums, accumulators)
-    if example.aux is None:
-        lines.append(f"    return value, {grads}")
-    else:
-        lines.append(f"    return (value, {_aux_lines(example.aux)}), {grads}")
-    return '\n'.join(lines)
+        if step.name in layer_at:
+            graph.walk(run[::-1], write)
+            run = []
+            lines += _layer_backward(layer_at[step.name], graph, plan)
+        elif step.name not in in_a_layer:
+            run.append(step)
+    graph.walk(run[::-1], write)
+    return lines
+
+
+def _batch_line_writer(plan: BatchPlan, graph: SymbolGraph, lines: list[str]) -> Callable[..., None]:
+    """The walker's combine for per-example steps: each contribution as a line on whole batches."""
+    def write(node: SymbolNode, position: int, parent: SymbolNode, local: Any, contribution: Any) -> None:
+        if not worth_a_line(node, parent, contribution, plan.wanted):
+            return
+        target = parent.name
+        comment = f"  # {node._op}: ∂{node.name}/∂{target} = {derivative_text(local)}"
+        if target in plan.batched_names:
+            text = derivative_text(contribution)
+            lines.append(f"    grad_{target} = grad_{target} + {text}{comment}" if target in graph.has_grad
+                         else f"    grad_{target} = {text}{comment}")
+        else:  # a shared value: sum this contribution over the examples
+            if isinstance(local, Symbol) and local.text in plan.batched_names:
+                summed = f"dot({node.grad.text}, {local.text})"
+            else:
+                summed = f"total({derivative_text(contribution)})"
+            lines.append(f"    grad_{target} += {summed}{comment}")
+        graph.receive(target)
+    return write
 
 
 def _aux_lines(aux: Any) -> str:
@@ -373,36 +469,11 @@ def _aux_lines(aux: Any) -> str:
 
 
 def _column_lines(source: str, layout: Any, index: tuple[int, ...]) -> list[str]:
+    """``x_0 = x_batch[:, 0]``: each per-example scalar as its column of the batch."""
     if isinstance(layout, str):
         where = ', '.join([':'] + [str(i) for i in index])
         return [f"    {layout} = {source}[{where}]" if index else f"    {layout} = {source}"]
     return [line for i, item in enumerate(layout) for line in _column_lines(source, item, index + (i,))]
-
-
-def _step_backward(step: Step, has_grad: set[str], plan: BatchPlan) -> list[str]:
-    """One per-example step's local derivatives, as whole-batch lines."""
-    lines = []
-    upstream = Symbol('grad_' + step.name)
-    for i, d in local_derivatives(step):
-        target = step.operands[i]
-        if target not in plan.wanted:
-            continue
-        contribution = upstream * d
-        if not isinstance(contribution, Symbol) and contribution == 0:
-            continue
-        comment = f"  # {step.op}: ∂{step.name}/∂{target} = {derivative_text(d)}"
-        if target in plan.batched_names:
-            text = derivative_text(contribution)
-            lines.append(f"    grad_{target} = grad_{target} + {text}{comment}" if target in has_grad
-                         else f"    grad_{target} = {text}{comment}")
-        else:  # a shared value: sum this contribution over the examples
-            if isinstance(d, Symbol) and d.text in plan.batched_names:
-                summed = f"dot({upstream.text}, {d.text})"
-            else:
-                summed = f"total({derivative_text(contribution)})"
-            lines.append(f"    grad_{target} += {summed}{comment}")
-        has_grad.add(target)
-    return lines
 
 
 def _layer_forward(layer: Layer) -> list[str]:
@@ -419,36 +490,35 @@ def _layer_forward(layer: Layer) -> list[str]:
     return lines
 
 
-def _layer_backward(layer: Layer, has_grad: set[str], plan: BatchPlan) -> list[str]:
+def _layer_backward(layer: Layer, graph: SymbolGraph, plan: BatchPlan) -> list[str]:
     """The chain rule through a layer: ∂W = G Xᵀ, ∂b = Σ G, ∂X = Wᵀ G.
 
     These follow from the table's rules for ``*`` and ``+``, which
     :func:`fusion_matches_the_rules` reads before any layer is fused.
     """
     name = layer.name
-    rows = ', '.join(f"grad_{o}" if o in has_grad else 'zero' for o in layer.outputs)
+    rows = ', '.join(f"grad_{o}" if o in graph.has_grad else 'zero' for o in layer.outputs)
     lines = [f"    # {name} backward: grad_W = G @ Xᵀ, grad_b = G summed over examples, grad_X = Wᵀ @ G",
              "    zero = np.zeros(count)",
              f"    {name}_g = np.stack(({rows},))"]
-    weights_wanted = any(w in plan.wanted for row in layer.weights for w in row)
-    if weights_wanted:
+    if any(w in plan.wanted for row in layer.weights for w in row):
         lines.append(f"    {name}_gw = ({name}_g @ {name}_x.T).tolist()")
         for j, row in enumerate(layer.weights):
             for k, w in enumerate(row):
                 if w in plan.wanted:
                     lines.append(f"    grad_{w} += {name}_gw[{j}][{k}]")
-                    has_grad.add(w)
+                    graph.receive(w)
     if any(isinstance(b, str) and b in plan.wanted for b in layer.biases):
         lines.append(f"    {name}_gb = {name}_g.sum(axis=1).tolist()")
         for j, b in enumerate(layer.biases):
             if isinstance(b, str) and b in plan.wanted:
                 lines.append(f"    grad_{b} += {name}_gb[{j}]")
-                has_grad.add(b)
+                graph.receive(b)
     wanted_inputs = [(k, x) for k, x in enumerate(layer.inputs) if x in plan.wanted]
     if wanted_inputs:
         lines.append(f"    {name}_gx = {name}_w.T @ {name}_g")
         for k, x in wanted_inputs:
-            lines.append(f"    grad_{x} = grad_{x} + {name}_gx[{k}]" if x in has_grad
+            lines.append(f"    grad_{x} = grad_{x} + {name}_gx[{k}]" if x in graph.has_grad
                          else f"    grad_{x} = {name}_gx[{k}]")
-            has_grad.add(x)
+            graph.receive(x)
     return lines

@@ -1,0 +1,225 @@
+"""Batches: a per-example program planned for whole batches, and its Python loop.
+
+`plan_batch` splits a traced per-example program into what depends on the
+example (*looped*) and what reads the shared arguments only (*hoisted*:
+computed once per batch, its gradient summed over the examples, since the
+chain rule is linear).  `python_batch_source` writes the plan as a Python
+loop over the examples; :mod:`autodiff.codegen.numpy_code` writes the same
+plan as NumPy lines on whole arrays.
+
+>>> from autodiff.codegen.tracing import trace
+>>> plan = plan_batch(trace(lambda w, x: w * w * x, (1.0, 2.0)), None, [1], None)
+>>> [s.name for s in plan.hoisted], [s.name for s in plan.looped], plan.accumulators
+(['v1'], ['v2'], ['w', 'v1'])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from autodiff.codegen.python_code import (
+    backward_lines,
+    forward_expression,
+    grads_return,
+    operand_text,
+    unpack_lines,
+    wanted_names,
+)
+from autodiff.codegen.tracing import (
+    Operand,
+    Program,
+    Step,
+    argnum_list,
+    flatten_layout,
+    function_names,
+    safe_name,
+)
+
+
+@dataclass
+class BatchPlan:
+    """How a per-example program runs over a batch: what is per example, what once.
+
+    ``batched`` are the positions of the arguments that hold one entry per
+    example; the others (the parameters) are shared.  Steps that read
+    shared arguments only are *hoisted*: computed once per batch, with
+    their gradients summed over the examples (the chain rule is linear).
+    ``accumulators`` are the shared names whose gradients sum over examples.
+    """
+
+    example: Program
+    penalty: Program | None
+    batched: list[int]
+    chosen: list[int]
+    parameters: list[str]
+    batched_names: set[str]
+    hoisted: list[Step]
+    looped: list[Step]
+    wanted: set[str]
+    penalty_wanted: set[str]
+    accumulators: list[str]
+    argnums: int | Sequence[int] | None
+
+    @property
+    def shared(self) -> list[int]:
+        """The positions of the shared (unbatched) arguments."""
+        return [i for i in range(len(self.example.layouts)) if i not in self.batched]
+
+
+def plan_batch(example: Program, penalty: Program | None, batched: Sequence[int],
+               argnums: int | Sequence[int] | None) -> BatchPlan:
+    """Split ``example`` into per-batch and per-example steps (see `BatchPlan`).
+
+    >>> from autodiff.codegen.tracing import trace
+    >>> plan = plan_batch(trace(lambda w, x: w * x, (1.0, 2.0)), None, [1], None)
+    >>> plan.parameters, sorted(plan.batched_names)
+    (['w', 'x_batch'], ['v1', 'x'])
+    """
+    count = len(example.layouts)
+    batched = argnum_list(list(batched), count)
+    if not batched:
+        raise ValueError("a batch function needs at least one batched argument")
+    shared = [i for i in range(count) if i not in batched]
+    chosen = shared if argnums is None else argnum_list(argnums, count)
+    if any(i in batched for i in chosen):
+        raise ValueError("gradients are summed over the batch only for shared (unbatched) arguments")
+    taken = {n for layout in example.layouts for n in flatten_layout(layout)}
+    taken |= {s.name for s in example.steps}
+    parameters = [safe_name(f"{name}_batch", taken) if i in batched else name
+                  for i, name in enumerate(example.arg_names)]
+    batched_names = {n for i in batched for n in flatten_layout(example.layouts[i])}
+    hoisted, looped = [], []
+    for step in example.steps:
+        if any(o in batched_names for o in step.operands):
+            batched_names.add(step.name)
+            looped.append(step)
+        else:
+            hoisted.append(step)
+    chosen_inputs = {n for i in chosen for n in flatten_layout(example.layouts[i])}
+    wanted = wanted_names(example.steps, chosen_inputs)
+    penalty_wanted = wanted_names(penalty.steps, chosen_inputs) if penalty else set()
+    accumulators = [n for i in chosen for n in flatten_layout(example.layouts[i])]
+    accumulators += [s.name for s in hoisted if s.name in wanted]
+    return BatchPlan(example, penalty, batched, chosen, parameters, batched_names, hoisted, looped,
+                     wanted, penalty_wanted, accumulators, argnums)
+
+
+def python_batch_source(plan: BatchPlan) -> str:
+    """Generated Python for the mean of the example function over a batch, and its gradient.
+
+    The example's straight-line code is the body of a loop over examples:
+    small enough for CPython to compile quickly, and the shared gradients
+    are running sums (``+=``) across iterations.
+
+    >>> from autodiff.codegen.tracing import trace
+    >>> source = python_batch_source(plan_batch(trace(lambda w, x: w * x, (1.0, 2.0)), None, [1], 0))
+    >>> [line.strip() for line in source.splitlines() if 'grad_w' in line]
+    ['grad_w = 0.0', 'grad_w += grad_v1 * x  # *: ∂v1/∂w = x', 'return value, grad_w']
+    """
+    example, names, params = plan.example, plan.example.arg_names, plan.parameters
+    accumulators = set(plan.accumulators)
+    lines = [f"def {example.name}_batch({', '.join(params)}):"]
+    for i in plan.shared:
+        lines += unpack_lines(names[i], example.layouts[i], '    ')
+    lines += batch_count_lines(plan)
+    lines += hoisted_forward_lines(plan)
+    lines.append('    # gradients of the shared values, summed over the examples')
+    lines += [f"    grad_{n} = 0.0" for n in plan.accumulators]
+    lines += ["    seed = 1 / count  # ∂mean/∂(one example's value)", "    total = 0.0"]
+    if example.aux is not None:
+        lines.append("    aux = []  # one entry per example")
+    lines += _loop_lines(plan, accumulators)
+    lines += hoisted_backward_lines(plan)
+    lines.append('    value = total / count')
+    lines += penalty_lines(plan)
+    grads = grads_return(example.layouts, plan.chosen, plan.argnums, accumulators)
+    lines.append(f"    return {'(value, aux)' if example.aux is not None else 'value'}, {grads}")
+    return '\n'.join(lines)
+
+
+def _loop_lines(plan: BatchPlan, accumulators: set[str]) -> list[str]:
+    """The loop over the examples: unpack one, its forward lines, then its backward lines."""
+    example, names, params = plan.example, plan.example.arg_names, plan.parameters
+    targets = ', '.join(names[i] for i in plan.batched)
+    sources = params[plan.batched[0]] if len(plan.batched) == 1 else \
+        f"zip({', '.join(params[i] for i in plan.batched)})"
+    lines = [f"    for {targets} in {sources}:"]
+    for i in plan.batched:
+        lines += unpack_lines(names[i], example.layouts[i], '        ')
+    lines.append('        # forward: one line per operation')
+    fnames = function_names()
+    lines += [f"        {s.name} = {forward_expression(s, fnames)}" for s in plan.looped]
+    output = example.output
+    lines.append(f"        total += {operand_text(output)}")
+    if example.aux is not None:
+        lines.append(f"        aux.append({aux_text(example.aux)})")
+    lines.append('        # backward: grad_v is ∂(this example\'s value)/∂v, times seed')
+    seeded = set()
+    if output in plan.batched_names:
+        lines.append(f"        grad_{output} = seed")
+        seeded.add(output)
+    elif output in accumulators:
+        lines.append(f"        grad_{output} += seed")
+    more, _ = backward_lines(plan.looped, seeded, accumulators, plan.wanted, '        ')
+    return lines + more
+
+
+def hoisted_forward_lines(plan: BatchPlan) -> list[str]:
+    """The once-per-batch steps' forward lines (none when nothing is hoisted)."""
+    if not plan.hoisted:
+        return []
+    fnames = function_names()
+    return ['    # once per batch: operations on the shared arguments only'] + [
+        f"    {s.name} = {forward_expression(s, fnames)}" for s in plan.hoisted]
+
+
+def hoisted_backward_lines(plan: BatchPlan) -> list[str]:
+    """The chain rule through the once-per-batch steps, after every example has added its share."""
+    if not plan.hoisted:
+        return []
+    more, _ = backward_lines(plan.hoisted, set(), set(plan.accumulators), plan.wanted, '    ')
+    return ['    # backward through the once-per-batch operations'] + more
+
+
+def aux_text(aux: Operand | list[Operand]) -> str:
+    """One example's aux as a Python expression: a name or literal, or a list of them.
+
+    >>> aux_text('v3'), aux_text(['v1', 2.0])
+    ('v3', '[v1, 2]')
+    """
+    if isinstance(aux, list):
+        return '[' + ', '.join(map(operand_text, aux)) + ']'
+    return operand_text(aux)
+
+
+def penalty_lines(plan: BatchPlan) -> list[str]:
+    """The penalty (a function of the shared arguments), added once: forward and backward."""
+    penalty = plan.penalty
+    if penalty is None:
+        return []
+    accumulators = set(plan.accumulators)
+    fnames = function_names()
+    lines = [f"    # the penalty {penalty.name}, added once per batch"]
+    lines += [f"    {s.name} = {forward_expression(s, fnames)}" for s in penalty.steps]
+    seeded = set()
+    if penalty.output in {s.name for s in penalty.steps}:
+        lines.append(f"    grad_{penalty.output} = 1.0")
+        seeded.add(penalty.output)
+    elif penalty.output in accumulators:
+        lines.append(f"    grad_{penalty.output} += 1.0")
+    more, _ = backward_lines(penalty.steps, seeded, accumulators, plan.penalty_wanted, '    ')
+    return lines + more + [f"    value += {operand_text(penalty.output)}"]
+
+
+def batch_count_lines(plan: BatchPlan) -> list[str]:
+    """Generated lines that set ``count``, the batch size, and refuse ragged or empty batches."""
+    params = plan.parameters
+    first = params[plan.batched[0]]
+    lines = [f"    count = len({first})"]
+    for i in plan.batched[1:]:
+        lines += [f"    if len({params[i]}) != count:",
+                  f"        raise ValueError(f'{params[i]} has {{len({params[i]})}} examples, "
+                  f"{first} has {{count}}')"]
+    return lines + ["    if count == 0:",
+                    "        raise ValueError('the mean over an empty batch is undefined')"]
