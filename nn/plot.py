@@ -7,7 +7,7 @@ them uses the Agg renderer, so no display is needed, and a returned figure
 still shows inline in Jupyter.  Every figure is made at `DPI` dots per
 inch, so it is sharp on a laptop screen both inline and as a saved PNG.
 
->>> from nn.train import History
+>>> from nn.history import History
 >>> h = History()
 >>> h.record(epoch=1, loss=1.0, accuracy=0.5)
 >>> h.record(epoch=2, loss=0.5, accuracy=0.75)
@@ -18,20 +18,21 @@ inch, so it is sharp on a laptop screen both inline and as a saved PNG.
 
 from __future__ import annotations
 
+import io
 import os
-import secrets
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from autodiff import no_grad
 from autodiff import scalar_math as _floats
+from autodiff.files import write_atomically
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
+    from nn.history import History
     from nn.modules import Module
-    from nn.train import History
 
 INSTALL_HINT = 'matplotlib is needed for plots: pip install "chainrule[train]"'
 # matplotlib's default is 100 and Jupyter's inline backend used 72: both look soft on a laptop.
@@ -50,23 +51,16 @@ def _matplotlib_figure(**kwargs: Any) -> Figure:
 
 
 def _save(figure: Figure, path: str | os.PathLike) -> None:
-    """Write ``figure`` to ``path`` atomically, in the format its extension names (PNG without one).
+    """Write ``figure`` to ``path`` in the format its extension names (PNG without one), in one step.
 
-    The picture goes to a temporary file in the same folder first and then
-    replaces ``path`` in one step, so nobody ever sees half a picture.
+    The picture is drawn into memory first and handed whole to
+    `autodiff.files.write_atomically`, so nobody ever sees half a picture
+    and a failed drawing leaves the old file as it was.
     """
-    path = os.fspath(path)
-    extension = os.path.splitext(path)[1].lstrip('.').lower() or 'png'
-    # A new name opened with 'x' rather than tempfile.mkstemp, whose 0600 would stick to the picture.
-    temporary = os.path.join(os.path.dirname(os.path.abspath(path)),
-                             f'.{os.path.basename(path)}.{secrets.token_hex(6)}.tmp')
-    try:
-        with open(temporary, 'xb') as file:
-            figure.savefig(file, format=extension)
-        os.replace(temporary, path)
-    except BaseException:
-        os.remove(temporary)
-        raise
+    extension = os.path.splitext(os.fspath(path))[1].lstrip('.').lower() or 'png'
+    picture = io.BytesIO()
+    figure.savefig(picture, format=extension)
+    write_atomically(path, picture.getvalue())
 
 
 def plot_history(history: History, path: str | os.PathLike | None = None) -> Figure:
@@ -74,7 +68,7 @@ def plot_history(history: History, path: str | os.PathLike | None = None) -> Fig
 
     Saved to ``path`` when given (the format follows the extension: .png, .svg, .pdf).
 
-    >>> from nn.train import History
+    >>> from nn.history import History
     >>> h = History()
     >>> h.record(epoch=1, loss=1.0, val_loss=1.2)
     >>> [line.get_label() for line in plot_history(h).axes[0].get_lines()]

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from autodiff.explain_command import add_arguments, run
-from autodiff.render import available_renderers
+from autodiff.pictures.renderers import available_renderers
+from nn.cli.explain_command import add_arguments, run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -110,7 +110,7 @@ def test_nothing_goes_through_eval_or_exec(monkeypatch, capsys):
 
 
 def run_in_subprocess(*argv):
-    code = ("import argparse, sys; from autodiff.explain_command import add_arguments, run; "
+    code = ("import argparse, sys; from nn.cli.explain_command import add_arguments, run; "
             "p = argparse.ArgumentParser(); add_arguments(p); sys.exit(run(p.parse_args(sys.argv[1:])))")
     env = dict(os.environ, PYTHONIOENCODING='utf-8')
     return subprocess.run([sys.executable, '-c', code, *argv], capture_output=True, text=True,
@@ -124,3 +124,22 @@ def test_end_to_end_in_a_subprocess():
     refused = run_in_subprocess('().__class__', 'x=1')
     assert refused.returncode == 2 and refused.stdout == ''
     assert refused.stderr.strip().count('\n') == 0 and 'Traceback' not in refused.stderr
+
+
+def test_a_failure_mid_write_leaves_the_old_svg(tmp_path, monkeypatch, capsys):
+    if not available_renderers():
+        pytest.skip('no Graphviz renderer installed')
+    path = tmp_path / 'graph.svg'
+    path.write_text('the previous picture')
+
+    def disk_full(fd):
+        raise OSError(28, 'No space left on device')
+
+    monkeypatch.setattr(os, 'fsync', disk_full)
+    assert explain_cli('x * y', 'x=2', 'y=3', '--svg', str(path)) == 1
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and 'No space left on device' in err
+    assert path.read_text() == 'the previous picture' and os.listdir(tmp_path) == ['graph.svg']
+    monkeypatch.undo()
+    assert explain_cli('x * y', 'x=2', 'y=3', '--svg', str(path)) == 0
+    assert '<svg' in path.read_text()

@@ -1,4 +1,4 @@
-"""nn.train: micrograd's demo through the plain API and through fit, update counts, History,
+"""nn.training: micrograd's demo through the plain API and through fit, update counts, History,
 validation, early stopping, divergence and the progress display."""
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ import pytest
 
 from autodiff import Value
 from nn import MLP, SGD, Adam, linear_decay, make_blobs, make_moons
-from nn.train import History, TrainingDiverged, evaluate, fit, predict
+from nn.history import History
+from nn.training import TrainingDiverged, evaluate, fit, predict
 
 DEMO_SEED = 1337
 
@@ -32,7 +33,7 @@ def plain_demo():
     """micrograd's demo loop, written out as in its notebook, on our MLP and data."""
     X, y = demo_data()
     model = MLP(2, [16, 16, 1], seed=DEMO_SEED)
-    gc.disable()  # speed only: the graphs have no cycles to collect (see nn/train.py)
+    gc.disable()  # speed only: the graphs have no cycles to collect (see nn/training.py)
     try:
         for k in range(100):
             inputs = [list(map(Value, xrow)) for xrow in X]
@@ -351,3 +352,30 @@ def test_compiled_demo_takes_the_same_steps_as_eager_fit(fit_demo, backend):
     for ours, eager in zip(model.parameters(), eager_model.parameters()):
         assert abs(ours.data - eager.data) <= 1e-12
     assert accuracy_of(model, X, y) == 1.0
+
+
+# ----------------------------------------------------------------------
+# History's files are written atomically (autodiff.files.write_atomically)
+# ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize('writer', ['to_json', 'to_csv'])
+def test_a_failure_mid_write_leaves_the_old_history_file(writer, tmp_path, monkeypatch):
+    import os
+
+    history = History()
+    history.record(epoch=1, loss=0.5)
+    path = tmp_path / f'history.{writer[3:]}'
+    path.write_text('the previous run')
+
+    def disk_full(fd):
+        raise OSError(28, 'No space left on device')
+
+    monkeypatch.setattr(os, 'fsync', disk_full)  # the bytes are in the temporary file, not yet in place
+    with pytest.raises(OSError, match='No space left'):
+        getattr(history, writer)(path)
+    assert path.read_text() == 'the previous run'
+    assert os.listdir(tmp_path) == [path.name]  # and no temporary file left behind
+    monkeypatch.undo()
+    getattr(history, writer)(path)
+    assert path.read_text() != 'the previous run' and '0.5' in path.read_text()

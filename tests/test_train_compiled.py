@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 
 from nn import MLP, SGD, Adam, make_blobs, make_moons, mse_loss, to_signs
-from nn.train import NotCompilable, compile_step, fit
+from nn.compiled_training import NotCompilable, compile_step
+from nn.training import fit
 
 
 def close(a: float, b: float, tol: float = 1e-12) -> bool:
@@ -170,3 +171,43 @@ def test_auto_runs_small_batches_in_python():
     assert compile_step(model, X, y, loss='bce_logits', batch_size=1).backend == 'python'
     assert compile_step(model, X, y, loss='bce_logits', batch_size=8).backend == 'numpy'
     assert compile_step(model, X, y, loss='bce_logits', batch_size=1, backend='numpy').backend == 'numpy'
+
+
+# ----------------------------------------------------------------------
+# One place chooses the backend; the traced cross-entropy (nn.losses) equals the eager one
+# ----------------------------------------------------------------------
+
+
+def test_auto_follows_the_one_backend_rule(monkeypatch):
+    pytest.importorskip('numpy')
+    from autodiff.codegen import backends
+
+    X, y = make_moons(10, random_state=0)
+    model = MLP(2, [3, 1], seed=0)
+    assert compile_step(model, X, y, loss='bce_logits', batch_size=4).backend == 'python'
+    monkeypatch.setattr(backends, 'NUMPY_MIN_BATCH', 2)  # the rule changed in its one place ...
+    assert compile_step(model, X, y, loss='bce_logits', batch_size=4).backend == 'numpy'  # ... is followed
+    monkeypatch.setattr(backends, 'numpy_installed', lambda: False)
+    with pytest.raises(NotCompilable, match="numpy backend is not available.*compile='python'"):
+        compile_step(model, X, y, loss='bce_logits', backend='numpy')
+
+
+@pytest.mark.parametrize('row', [[0.3, -1.2, 2.0], [1000.0, 0.0, -1000.0], [-5.0, -5.0, -5.0], [7.0]])
+def test_one_hot_cross_entropy_equals_cross_entropy(row):
+    import math
+
+    from autodiff import Value
+    from nn.losses import cross_entropy, one_hot_cross_entropy
+
+    for target in range(len(row)):
+        logits = [Value(z) for z in row]
+        one_hot = [1.0 if k == target else 0.0 for k in range(len(row))]
+        value = one_hot_cross_entropy(logits, one_hot)
+        value.backward()
+        largest = max(row)  # log Σ e^z - z_target, written out independently
+        expected = largest + math.log(sum(math.exp(z - largest) for z in row)) - row[target]
+        assert value.data == pytest.approx(expected, rel=1e-13, abs=1e-13)
+        assert value.data == pytest.approx(cross_entropy([row], [target]).data, rel=1e-13, abs=1e-13)
+        softmax = [math.exp(z - largest) / sum(math.exp(v - largest) for v in row) for z in row]
+        for z, p, t in zip(logits, softmax, one_hot):  # ∂/∂z_k = softmax_k - one_hot_k
+            assert z.grad == pytest.approx(p - t, abs=1e-12)

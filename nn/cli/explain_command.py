@@ -6,7 +6,7 @@
 
 prints the forward values, every chain-rule step and the gradient of every
 input, and writes the graph picture (``--svg``) and the step-by-step player
-(``--html``) when asked.  The expression is read by :mod:`autodiff.expression`
+(``--html``) when asked.  The expression is read by :mod:`nn.cli.expression`
 (numbers, names, ``+ - * / **``, unary minus, the engine's functions; never
 ``eval``).  The output is called ``f`` (``out`` if ``f`` is a variable).
 
@@ -36,8 +36,9 @@ import argparse
 import math
 import sys
 
-from autodiff.expression import FUNCTIONS, ExpressionError, evaluate, parse, variable_names
-from autodiff.render import RENDERERS, RendererUnavailable
+from autodiff.files import write_atomically
+from autodiff.pictures.renderers import RENDERERS, RendererUnavailable
+from nn.cli.expression import FUNCTIONS, ExpressionError, evaluate, parse, variable_names
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -78,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         return _fail(2, f"refused: {error}")
 
     try:
-        from autodiff.explain import explain  # the engine's own modules: fast, stdlib only
+        from autodiff import explain  # the engine's own modules: fast, stdlib only
 
         root = evaluate(args.expression, values)
         root.label = 'f' if 'f' not in values else 'out'
@@ -95,14 +96,13 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         if args.svg:
-            from autodiff.visualize import draw_graph
+            from autodiff import draw_graph
 
             root.backward()  # the picture shows the engine's own gradients
-            with open(args.svg, 'w', encoding='utf-8') as f:
-                f.write(draw_graph(root, renderer=args.renderer).svg())
+            write_atomically(args.svg, draw_graph(root, renderer=args.renderer).svg())
             _print(f"\nwrote the graph to {args.svg}")
         if args.html:
-            from autodiff.player import play_backward
+            from autodiff import play_backward
 
             play_backward(root, renderer=args.renderer).save_html(args.html)
             _print(f"wrote the step-by-step player to {args.html}")

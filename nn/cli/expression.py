@@ -26,7 +26,7 @@ except a number exponent, which is a constant of ``**`` as in ``x ** 2``.
 >>> evaluate('x.__class__', {'x': 1})
 Traceback (most recent call last):
 ...
-autodiff.expression.ExpressionError: attribute access (x.__class__) is not allowed
+nn.cli.expression.ExpressionError: attribute access (x.__class__) is not allowed
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def evaluate(text: str, variables: Mapping[str, Value | float]) -> Value:
     >>> evaluate('__import__("os")', {})
     Traceback (most recent call last):
     ...
-    autodiff.expression.ExpressionError: names with double underscores are not allowed: __import__
+    nn.cli.expression.ExpressionError: names with double underscores are not allowed: __import__
     """
     tree = parse(text)
     leaves = {name: value if isinstance(value, Value) else Value(value, label=name)
@@ -96,7 +96,7 @@ def parse(text: str) -> ast.Expression:
     >>> parse('x ** 5000')
     Traceback (most recent call last):
     ...
-    autodiff.expression.ExpressionError: the exponent 5000 is too large (at most 1000 in size)
+    nn.cli.expression.ExpressionError: the exponent 5000 is too large (at most 1000 in size)
     """
     if not isinstance(text, str):
         raise ExpressionError(f"an expression must be text, got {type(text).__name__}")

@@ -1,0 +1,224 @@
+"""``chainrule train``: train an MLP on a built-in data set and write the model, its history and plots.
+
+::
+
+    chainrule train --dataset moons --hidden 16,16 --epochs 100 --out results
+
+The data set is generated, split, standardized with the training part's
+statistics, trained on and evaluated; ``--out`` then holds ``model.json``,
+``history.csv``/``.json``, ``summary.json`` (the arguments, the scaling and
+the scores) and the plots.  Every file is written atomically.
+
+>>> parser = argparse.ArgumentParser(prog='chainrule train')
+>>> add_arguments(parser)
+>>> args = parser.parse_args(['--hidden', '8,4', '--batch-size', 'full'])
+>>> args.dataset, args.hidden, args.batch_size, args.lr
+('moons', [8, 4], None, 0.1)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+from autodiff.files import write_atomically
+from nn import data
+from nn.cli.arguments import (
+    batch_size,
+    fraction,
+    layer_sizes,
+    non_negative_float,
+    positive_float,
+    positive_int,
+)
+from nn.cli.reporting import draw_plots, fail, writable_folder
+from nn.history import History
+from nn.modules import MLP
+from nn.optim import SGD, Adam, Optimizer
+from nn.training import TrainingDiverged, evaluate, fit
+
+DATASETS = ('moons', 'circles', 'blobs', 'spiral', 'regression')
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``chainrule train``'s options, each with a default.
+
+    >>> parser = argparse.ArgumentParser()
+    >>> add_arguments(parser)
+    >>> parser.parse_args(['--loss', 'hinge']).loss
+    'hinge'
+    """
+    parser.add_argument('--dataset', choices=DATASETS, default='moons', help='default: moons')
+    parser.add_argument('--samples', type=positive_int, default=200, metavar='N',
+                        help='examples to generate (default: 200)')
+    parser.add_argument('--noise', type=non_negative_float, default=None,
+                        help="the data set's noise (default: one that suits it)")
+    parser.add_argument('--test-size', type=fraction, default=0.2, metavar='F',
+                        help='fraction held out for validation (default: 0.2)')
+    parser.add_argument('--hidden', type=layer_sizes, default=[16, 16], metavar='SIZES',
+                        help='hidden layer sizes, comma-separated (default: 16,16)')
+    parser.add_argument('--activation', choices=('relu', 'tanh', 'sigmoid'), default='relu')
+    parser.add_argument('--init', choices=('auto', 'uniform', 'xavier', 'he'), default='auto',
+                        help="weight initialization (default: he for relu, xavier for tanh/sigmoid)")
+    parser.add_argument('--loss', choices=('auto', 'mse', 'hinge', 'bce', 'bce_logits', 'cross_entropy'),
+                        default='auto', help='default: bce_logits for 2 classes, cross_entropy '
+                        'for more, mse for regression')
+    parser.add_argument('--optimizer', choices=('sgd', 'adam'), default='sgd')
+    parser.add_argument('--lr', type=positive_float, default=0.1, help='learning rate (default: 0.1)')
+    parser.add_argument('--momentum', type=non_negative_float, default=0.0, help='SGD momentum')
+    parser.add_argument('--l2', type=non_negative_float, default=0.0, help='L2 penalty alpha')
+    parser.add_argument('--epochs', type=positive_int, default=100)
+    parser.add_argument('--batch-size', type=batch_size, default=32, metavar='K',
+                        help="examples per update: 1 = stochastic, 'full' = batch (default: 32)")
+    parser.add_argument('--patience', type=positive_int, default=None,
+                        help='stop early after this many epochs without improvement')
+    parser.add_argument('--seed', type=int, default=0, help='seed for data, weights and shuffling')
+    parser.add_argument('--out', default='chainrule-train', metavar='DIR',
+                        help='folder for model.json, history.csv/.json and plots '
+                        '(default: ./chainrule-train/)')
+    parser.add_argument('--quiet', action='store_true', help='no progress bar')
+
+
+def run(args: argparse.Namespace) -> int:
+    """Generate the data set, split and standardize it, train, evaluate and write the results.
+
+    Returns the exit code; see `nn.cli.main` for an example.
+    """
+    if not writable_folder(args.out):
+        return 1
+    X, y, n_classes = _dataset(args)
+    loss = _chosen_loss(args, n_classes)
+    if loss is None:
+        return 1
+    if loss == 'hinge':
+        y = data.to_signs(y)
+    X_train, X_test, y_train, y_test = data.train_test_split(X, y, test_size=args.test_size,
+                                                             random_state=args.seed)
+    X_train, mean, std = data.standardize(X_train)
+    X_test = data.standardize(X_test, mean, std)[0]
+    outputs = n_classes if loss == 'cross_entropy' else 1
+    model, optimizer = _model_and_optimizer(args, len(X[0]), outputs, loss)
+    print(f"training MLP({len(X[0])}, {model.config()['nouts']}) on {len(X_train)} {args.dataset} examples "
+          f"({len(X_test)} held out), loss {loss}, {args.optimizer} lr {args.lr:g}")
+    try:
+        history = fit(model, X_train, y_train, loss=loss, optimizer=optimizer, epochs=args.epochs,
+                      batch_size=args.batch_size, validation=(X_test, y_test), l2=args.l2,
+                      patience=args.patience, seed=args.seed, progress=not args.quiet)
+    except TrainingDiverged as error:
+        return fail(str(error))
+
+    scores = {'train': evaluate(model, X_train, y_train, loss=loss),
+              'test': evaluate(model, X_test, y_test, loss=loss)}
+    _print_scores(scores, n_classes, y_test)
+    test_accuracy = scores['test'][1]
+    try:
+        model.save(os.path.join(args.out, 'model.json'))
+        history.to_csv(os.path.join(args.out, 'history.csv'))
+        history.to_json(os.path.join(args.out, 'history.json'))
+        write_summary(os.path.join(args.out, 'summary.json'), args, loss, (mean, std), history, scores)
+        _plot_results(args, model, history, X_train, y_train, loss, n_classes, test_accuracy)
+    except OSError as error:
+        return fail(f"cannot write to {args.out}: {error.strerror or error}")
+    print(f"wrote {os.path.join(args.out, '')}")
+    return 0
+
+
+def write_summary(path: str, args: argparse.Namespace, loss: str, scaling: tuple[list, list],
+                  history: History, scores: dict[str, tuple[float, float | None]]) -> None:
+    """Write ``summary.json``: the arguments, the loss, the scaling, the scores; in one step.
+
+    ``scaling`` is ``(mean, std)`` of the training inputs and ``scores``
+    maps ``'train'`` and ``'test'`` to `nn.training.evaluate`'s ``(loss, accuracy)``.
+
+    >>> import argparse, json, os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), 'summary.json')
+    >>> args = argparse.Namespace(dataset='moons', seed=0, run=print)
+    >>> scores = {'train': (0.5, None), 'test': (0.25, None)}
+    >>> write_summary(path, args, 'mse', ([0.0], [1.0]), History(), scores)
+    >>> summary = json.load(open(path))
+    >>> summary['arguments'], summary['test']
+    ({'dataset': 'moons', 'seed': 0}, {'loss': 0.25, 'accuracy': None})
+    """
+    mean, std = scaling
+    summary = {
+        'arguments': {k: v for k, v in vars(args).items() if k not in ('run', 'command')},
+        'loss': loss,
+        # The model was trained on standardized inputs: (x - mean) / std, column by column.
+        'standardize': {'mean': mean, 'std': std},
+        'features': list(data.HOUSE_FEATURES) if args.dataset == 'regression' else ['x0', 'x1'],
+        **{part: {'loss': value, 'accuracy': accuracy} for part, (value, accuracy) in scores.items()},
+        'epochs_run': len(history),
+        'wall_time': history.wall_time,
+    }
+    write_atomically(path, json.dumps(summary, indent=1) + '\n')
+
+
+def _dataset(args: argparse.Namespace) -> tuple[list, list, int]:
+    """X, y and the number of classes (0 for regression)."""
+    n, seed, noise = args.samples, args.seed, args.noise
+    if args.dataset == 'moons':
+        X, y = data.make_moons(n, noise=0.1 if noise is None else noise, random_state=seed)
+        return X, y, 2
+    if args.dataset == 'circles':
+        X, y = data.make_circles(n, noise=0.05 if noise is None else noise, factor=0.5, random_state=seed)
+        return X, y, 2
+    if args.dataset == 'blobs':
+        X, y = data.make_blobs(n, centers=3, cluster_std=1.0 if noise is None else noise, random_state=seed)
+        return X, y, 3
+    if args.dataset == 'spiral':
+        X, y = data.make_spiral(n, n_classes=2, noise=0.05 if noise is None else noise, random_state=seed)
+        return X, y, 2
+    X, y = data.make_regression(n, noise=0.1 if noise is None else noise, random_state=seed)
+    return X, y, 0
+
+
+def _chosen_loss(args: argparse.Namespace, n_classes: int) -> str | None:
+    """``--loss``, with ``auto`` resolved; None (after saying why) when it does not suit the data."""
+    loss = args.loss
+    if loss == 'auto':
+        loss = 'mse' if n_classes == 0 else 'bce_logits' if n_classes == 2 else 'cross_entropy'
+    if n_classes == 0 and loss != 'mse':
+        fail(f"--loss {loss} is for classification; the regression data set needs --loss mse")
+        return None
+    if n_classes > 2 and loss != 'cross_entropy':
+        fail(f"--loss {loss} is for two classes; {args.dataset} has {n_classes}: use cross_entropy")
+        return None
+    return loss
+
+
+def _model_and_optimizer(args: argparse.Namespace, inputs: int, outputs: int, loss: str
+                         ) -> tuple[MLP, Optimizer]:
+    init = args.init
+    if init == 'auto':  # scaled to the layer sizes, so a deep or wide MLP starts out well-behaved
+        init = 'he' if args.activation == 'relu' else 'xavier'
+    model = MLP(inputs, args.hidden + [outputs], activation=args.activation, init=init,
+                output_activation='sigmoid' if loss == 'bce' else 'linear', seed=args.seed)
+    if args.optimizer == 'adam':
+        return model, Adam(model.parameters(), lr=args.lr)
+    return model, SGD(model.parameters(), lr=args.lr, momentum=args.momentum)
+
+
+def _plot_results(args: argparse.Namespace, model: MLP, history: History, X_train: list, y_train: list,
+                  loss: str, n_classes: int, test_accuracy: float | None) -> None:
+    draw_plots(lambda plot: plot.plot_history(history, path=os.path.join(args.out, 'loss.png')))
+    if n_classes and len(X_train[0]) == 2:
+        draw_plots(lambda plot: plot.plot_decision_boundary(
+            model, X_train, y_train, path=os.path.join(args.out, 'decision_boundary.png'),
+            threshold=0.5 if loss == 'bce' else 0.0,
+            title=f'{args.dataset} (standardized): {test_accuracy:.0%} test accuracy'))
+
+
+def _print_scores(scores: dict[str, tuple[float, float | None]], n_classes: int, y_test: list) -> None:
+    (train_loss, train_accuracy), (test_loss, test_accuracy) = scores['train'], scores['test']
+    if n_classes:
+        print(f"accuracy: training {train_accuracy:.1%}, test {test_accuracy:.1%}")
+    else:
+        print(f"mean squared error: training {train_loss:.4g}, test {test_loss:.4g} "
+              f"(R² {_r_squared(test_loss, y_test):.3f})")
+
+
+def _r_squared(mse: float, y: list[float]) -> float:
+    mean = sum(y) / len(y)
+    variance = sum((v - mean) ** 2 for v in y) / len(y)
+    return 1 - mse / variance if variance else float('nan')

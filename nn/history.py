@@ -1,0 +1,121 @@
+"""What training saw, one entry per epoch: `History`, and how it is written to JSON or CSV.
+
+`nn.training.fit` fills a `History`; plots (:mod:`nn.plot`) and the
+``chainrule train`` command read it.  Both writers go through
+`autodiff.files.write_atomically`, so a reader never finds half a file.
+
+>>> h = History()
+>>> h.record(epoch=1, loss=0.5, accuracy=0.75)
+>>> h.record(epoch=2, loss=0.25, accuracy=1.0)
+>>> h.loss, h.best_epoch is None
+([0.5, 0.25], True)
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from dataclasses import dataclass, field
+
+from autodiff.files import write_atomically
+
+
+@dataclass
+class History:
+    """What `nn.training.fit` saw, one entry per epoch.
+
+    ``accuracy`` is None for regression; the ``val_`` columns are None
+    without validation data.  ``seconds`` is each epoch's wall time,
+    ``updates`` the number of parameter updates in it and ``lr`` the
+    learning rate at its start.
+
+    >>> h = History()
+    >>> h.record(epoch=1, loss=0.5, accuracy=0.75, lr=0.1, updates=1, seconds=0.01)
+    >>> h.to_dict()['loss'], len(h)
+    ([0.5], 1)
+    """
+
+    epoch: list[int] = field(default_factory=list)
+    loss: list[float] = field(default_factory=list)
+    accuracy: list[float | None] = field(default_factory=list)
+    val_loss: list[float | None] = field(default_factory=list)
+    val_accuracy: list[float | None] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+    updates: list[int] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    #: True when early stopping ended training before ``epochs``.
+    stopped_early: bool = False
+    #: The epoch with the lowest monitored loss (validation loss if given).
+    best_epoch: int | None = None
+
+    COLUMNS = ('epoch', 'loss', 'accuracy', 'val_loss', 'val_accuracy', 'lr', 'updates', 'seconds')
+
+    def record(self, **row) -> None:
+        """Append one epoch's figures (missing ones are None).
+
+        >>> h = History()
+        >>> h.record(epoch=1, loss=0.25)
+        >>> h.loss, h.accuracy
+        ([0.25], [None])
+        """
+        for name in self.COLUMNS:
+            getattr(self, name).append(row.get(name))
+
+    def __len__(self) -> int:
+        return len(self.epoch)
+
+    @property
+    def wall_time(self) -> float:
+        """Total training time in seconds.
+
+        >>> h = History()
+        >>> h.record(epoch=1, loss=1.0, seconds=0.5)
+        >>> h.record(epoch=2, loss=0.5, seconds=0.25)
+        >>> h.wall_time
+        0.75
+        """
+        return sum(s for s in self.seconds if s is not None)
+
+    def to_dict(self) -> dict:
+        """Every column as a list, plus ``stopped_early``, ``best_epoch`` and ``wall_time``.
+
+        >>> sorted(History().to_dict())[:3]
+        ['accuracy', 'best_epoch', 'epoch']
+        """
+        out = {name: list(getattr(self, name)) for name in self.COLUMNS}
+        out.update(stopped_early=self.stopped_early, best_epoch=self.best_epoch, wall_time=self.wall_time)
+        return out
+
+    def to_json(self, path: str | os.PathLike) -> None:
+        """Write `to_dict` as JSON (missing figures are null), replacing ``path`` in one step.
+
+        >>> import json, os, tempfile
+        >>> h = History()
+        >>> h.record(epoch=1, loss=0.5)
+        >>> path = os.path.join(tempfile.mkdtemp(), 'history.json')
+        >>> h.to_json(path)
+        >>> json.load(open(path))['accuracy']
+        [None]
+        """
+        write_atomically(path, json.dumps(self.to_dict(), indent=1) + '\n')
+
+    def to_csv(self, path: str | os.PathLike) -> None:
+        """Write one row per epoch with a header (missing figures are empty cells), in one step.
+
+        >>> import os, tempfile
+        >>> h = History()
+        >>> h.record(epoch=1, loss=0.5, lr=0.1)
+        >>> path = os.path.join(tempfile.mkdtemp(), 'history.csv')
+        >>> h.to_csv(path)
+        >>> open(path).read().splitlines()
+        ['epoch,loss,accuracy,val_loss,val_accuracy,lr,updates,seconds', '1,0.5,,,,0.1,,']
+        """
+        text = io.StringIO(newline='')  # csv writes its own line endings
+        writer = csv.writer(text)
+        writer.writerow(self.COLUMNS)
+        for i in range(len(self)):
+            writer.writerow(['' if getattr(self, name)[i] is None else getattr(self, name)[i]
+                             for name in self.COLUMNS])
+        write_atomically(path, text.getvalue())
