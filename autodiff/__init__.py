@@ -9,7 +9,6 @@
 """
 
 from autodiff.codegen import CompiledBatch, CompiledFunction, TraceMismatchError, compile, compile_batch
-from autodiff.explain import explain
 from autodiff.functional import grad, gradcheck, gradients, value_and_grad
 from autodiff.graph import topological_order
 from autodiff.modes import (
@@ -21,10 +20,11 @@ from autodiff.modes import (
     is_grad_enabled,
     no_grad,
 )
-from autodiff.player import play_backward
+from autodiff.pictures.drawing import draw_dot, draw_graph
+from autodiff.pictures.explainer import explain
+from autodiff.pictures.player import play_backward
 from autodiff.rules import RULES, Rule, defrule
 from autodiff.value import Value, apply
-from autodiff.visualize import draw_dot, draw_graph
 
 __all__ = [
     'Value', 'no_grad', 'enable_grad', 'is_grad_enabled', 'detect_anomaly', 'is_anomaly_enabled',

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from autodiff import Value
-from autodiff.explain import explain, name_nodes
+from autodiff.pictures.explainer import explain, name_nodes
 from autodiff.rules import RULES, defrule
 from tests.graphs import notes_example
 

@@ -19,8 +19,9 @@ import time
 
 import pytest
 
-from autodiff.player import RECEIVING, SENDING, play_backward
-from autodiff.render import available_renderers
+from autodiff import Value
+from autodiff.pictures.player import RECEIVING, SENDING, play_backward
+from autodiff.pictures.renderers import available_renderers
 from tests.graphs import notes_example
 from tests.test_visualize import each_renderer
 
@@ -43,18 +44,90 @@ def test_frames_follow_the_backward_pass():
     assert [frame.index for frame in player] == list(range(6))
 
 
+def film_data(page):
+    """The frames' JSON that the page's script reads."""
+    found = re.search(r'<script type="application/json" class="frames">(.*?)</script>', page, re.DOTALL)
+    return json.loads(found[1])
+
+
 def test_the_page_is_self_contained(tmp_path):
     if not available_renderers():
         pytest.skip('no Graphviz renderer installed (dot or chainrule[viz])')
     g, *_ = notes_example()
     path = play_backward(g).save_html(tmp_path / 'steps.html')
     page = open(path, encoding='utf-8').read()
-    assert page.count('<figure class="frame"') == 6 and page.count('<svg') == 6
+    assert page.count('<svg') == 1 and len(film_data(page)['frames']) == 6  # one picture, six frames
     assert '<!DOCTYPE svg' not in page and '<?xml' not in page
     assert not re.search(r'<(script|img|link|iframe)[^>]*(src|href)=', page)
     assert not re.search(r'url\(|@import', page)
     urls = set(re.findall(r'https?://[^\s"\'<>]+', page))
     assert urls <= {'http://www.w3.org/2000/svg', 'http://www.w3.org/1999/xlink'}  # namespaces, never fetched
+    assert sorted(os.listdir(tmp_path)) == ['steps.html']  # written atomically: no temporary file left
+
+
+def box_ids(picture, nodes):
+    """Each labelled node's DOT id in a picture, read from its source."""
+    return {node.label: re.search(rf'(n\d+) \[label="{{ {re.escape(node.label)} \|', picture.source)[1]
+            for node in nodes}
+
+
+def test_each_frame_says_what_to_outline_and_which_gradient_arrives():
+    g, x, y, z, p = notes_example()
+    player = play_backward(g)
+    box = box_ids(player[0].graph, (g, x, y, z, p))
+    data = film_data(player.html())
+    assert data['start'] == [[box[name], 'grad ?'] for name in 'xypzg']
+    seed, *steps = data['frames'][1:]
+    assert seed['outline'] == [[box['g'], SENDING]] and seed['forward'] == [[box['g'], 'grad 1.0000']]
+    g.backward()  # the engine's own gradients, to compare each arrival with
+    assert len(steps) == len(player.explanation.steps) == 4
+    for step, frame in zip(player.explanation.steps, steps):
+        sender, receiver = box[step.output_node.label], box[step.input_node.label]
+        assert frame['outline'] == [[sender, SENDING], [receiver, RECEIVING]]
+        assert frame['forward'] == [[receiver, f"grad {step.input_node.grad:.4f}"]]
+        assert frame['backward'] == [[receiver, 'grad ?']]  # stepping back: not arrived yet
+    assert [f['caption'] for f in data['frames']] == [frame.caption for frame in player]
+
+
+def test_a_node_used_twice_shows_each_running_total_and_steps_back_through_them():
+    x, a, b = Value(3.0, label='x'), Value(-10.0, label='a'), Value(12.5, label='b')
+    f = x * a + x * b
+    player = play_backward(f)
+    x_box = box_ids(player[0].graph, [x])['x']
+    data = film_data(player.html())
+    arrivals = [(forward[1], backward[1]) for frame in data['frames']
+                for forward, backward in zip(frame['forward'], frame['backward']) if forward[0] == x_box]
+    first = arrivals[0][0]
+    assert first in ('grad -10.0000', 'grad 12.5000')  # one share: a or b, whichever comes first
+    assert arrivals == [(first, 'grad ?'), ('grad 2.5000', first)]  # then a + b = 2.5, back: the first share
+    # The box is drawn with the longest text it will show, so every frame's text fits in it.
+    assert f'{{ x | data 3.0000 | {first} }}' in player.film_picture()[0].source
+
+
+def test_the_page_grows_linearly_with_the_graph():
+    if not available_renderers():
+        pytest.skip('no Graphviz renderer installed (dot or chainrule[viz])')
+
+    def page_size(pairs):
+        terms = (Value(0.5 + i, label=f'x{i}') * Value(1.5 - i, label=f'w{i}') for i in range(pairs))
+        return len(play_backward(sum(terms, Value(0.0, label='b'))).html())
+
+    small, large = page_size(8), page_size(32)  # 4 times the nodes, 4 times the frames
+    assert large < 5.5 * small  # one SVG per frame made this about 16 times
+
+
+def test_labels_cannot_end_the_pages_script():
+    if not available_renderers():
+        pytest.skip('no Graphviz renderer installed (dot or chainrule[viz])')
+    x = Value(2.0, label='</script><b>x')
+    page = play_backward(x * x).html()
+    # film_data reads up to the first </script>: it parses only if no label ended the JSON early.
+    assert film_data(page)['frames'][2]['caption'].startswith('1. ∂v1/∂</script><b>x')
+
+
+def test_grads_and_highlight_are_the_players_own():
+    with pytest.raises(ValueError, match='play_backward sets highlight itself'):
+        play_backward(Value(1.0) * 2, highlight=[])
 
 
 # ----------------------------------------------------------------------------
@@ -155,35 +228,53 @@ def browser():
             b.close()
 
 
-def test_the_player_in_headless_chromium(browser, tmp_path):
-    if not available_renderers():
-        pytest.skip('no Graphviz renderer installed (dot or chainrule[viz])')
-    g, *_ = notes_example()
+#: What the page shows now: [name, outline color] of each outlined box, and every box's name → grad text.
+OUTLINED = """[...document.querySelectorAll('figure.film g.node')].filter(n => n.querySelector('polygon')
+  && n.querySelector('polygon').getAttribute('stroke-width') === '3')
+  .map(n => [n.querySelector('text').textContent, n.querySelector('polygon').getAttribute('stroke')])"""
+GRAD_TEXTS = """Object.fromEntries([...document.querySelectorAll('figure.film g.node')]
+  .filter(n => n.querySelector('polygon')).map(n => [...n.querySelectorAll('text')].map(t => t.textContent))
+  .filter(texts => texts.length === 3).map(texts => [texts[0], texts[2]]))"""
+
+
+@each_renderer
+def test_the_player_in_headless_chromium(browser, tmp_path, monkeypatch, renderer):
+    monkeypatch.setenv('CHAINRULE_RENDERER', renderer)
+    g, x, y, z, p = notes_example()
     path = play_backward(g).save_html(tmp_path / 'steps.html')
     browser.open('file://' + os.path.abspath(path))
 
     counter = "document.querySelector('.counter').textContent"
-    visible = ("[...document.querySelectorAll('figure.frame')]"
-               ".filter(f => !f.hidden).map(f => f.dataset.index)")
-    caption = "document.querySelector('figure.frame:not([hidden]) figcaption').textContent"
+    caption = "document.querySelector('figcaption').textContent"
     assert browser.evaluate(counter) == 'frame 1 of 6'
-    assert browser.evaluate(visible) == ['0']
+    assert browser.evaluate(OUTLINED) == []
+    assert browser.evaluate(GRAD_TEXTS) == dict.fromkeys('xypzg', 'grad ?')
 
     browser.evaluate("document.querySelector('.next').click()")
     assert browser.evaluate(counter) == 'frame 2 of 6' and browser.evaluate(caption) == 'Seed: ∂g/∂g = 1'
+    assert browser.evaluate(OUTLINED) == [['g', SENDING]]
     browser.press('ArrowRight', 39)
     browser.press('ArrowRight', 39)
-    assert browser.evaluate(visible) == ['3']
+    assert browser.evaluate("document.querySelector('.chainrule-player').dataset.current") == '3'
     assert browser.evaluate(caption) == '2. ∂g/∂z = ∂g/∂g · ∂g/∂z = 1 · p = 1 · 4 = 4'
+    assert sorted(browser.evaluate(OUTLINED)) == sorted([['g', SENDING], ['z', RECEIVING]])
+    assert browser.evaluate(GRAD_TEXTS) == {'x': 'grad ?', 'y': 'grad ?', 'p': 'grad -3.0000',
+                                            'z': 'grad 4.0000', 'g': 'grad 1.0000'}
     browser.press('ArrowLeft', 37)
     assert browser.evaluate(counter) == 'frame 3 of 6'
+    assert sorted(browser.evaluate(OUTLINED)) == sorted([['g', SENDING], ['p', RECEIVING]])
+    assert browser.evaluate(GRAD_TEXTS)['z'] == 'grad ?'  # stepping back takes the arrival back
     browser.evaluate("document.querySelector('.prev').click()")
     assert browser.evaluate(counter) == 'frame 2 of 6'
     browser.press('End', 35)
     assert browser.evaluate(counter) == 'frame 6 of 6'
+    assert sorted(browser.evaluate(OUTLINED)) == sorted([['p', SENDING], ['y', RECEIVING]])
+    g.backward()
+    assert browser.evaluate(GRAD_TEXTS) == {n.label: f"grad {n.grad:.4f}" for n in (x, y, z, p, g)}
 
     browser.evaluate("document.querySelector('.play').click()")  # from the last frame, play restarts
     assert browser.evaluate(counter) == 'frame 1 of 6'
+    assert browser.evaluate(GRAD_TEXTS) == dict.fromkeys('xypzg', 'grad ?')
     assert 'Pause' in browser.evaluate("document.querySelector('.play').textContent")
     time.sleep(1.5)  # one tick of the 1.2 s timer
     assert browser.evaluate(counter) == 'frame 2 of 6'
@@ -192,10 +283,9 @@ def test_the_player_in_headless_chromium(browser, tmp_path):
     browser.press('ArrowRight', 39)
     browser.press('ArrowRight', 39)  # frame 4: ∂g/∂z arrives
     size = browser.evaluate("(r => [r.width, r.height])(document.querySelector("
-                            "'figure.frame:not([hidden]) svg').getBoundingClientRect())")
+                            "'figure.film svg').getBoundingClientRect())")
     assert size[0] > 300 and size[1] > 100
-    texts = browser.evaluate("[...document.querySelectorAll('figure.frame:not([hidden]) svg text')]"
-                             ".map(t => t.textContent)")
+    texts = browser.evaluate("[...document.querySelectorAll('figure.film svg text')].map(t => t.textContent)")
     assert {'g', 'p', 'x', 'y', 'z', 'grad 4.0000', 'data -12.0000'} <= set(texts)
     png = browser.screenshot()
     assert png[:8] == b'\x89PNG\r\n\x1a\n' and len(png) > 10_000
@@ -271,3 +361,11 @@ def test_every_text_fits_its_box_in_headless_chromium(browser, tmp_path, monkeyp
         result = browser.evaluate(TEXT_OUTSIDE_ITS_BOX)
         assert result['checked'] > 10, name
         assert result['problems'] == [], name
+    # The player's one picture, in every frame: x's running total (one share, then 2.5) must fit its box.
+    x, a, b = Value(3.0, label='x'), Value(-123456.0, label='a'), Value(123458.5, label='b')
+    player = play_backward(x * a + x * b)
+    browser.open('file://' + os.path.abspath(player.save_html(tmp_path / 'player.html')))
+    for index in range(len(player)):
+        browser.evaluate("document.querySelector('.next').click()" if index else "0")
+        result = browser.evaluate(TEXT_OUTSIDE_ITS_BOX)
+        assert result['checked'] > 10 and result['problems'] == [], (index, result)

@@ -5,8 +5,8 @@ import math
 import pytest
 
 from autodiff import Value
+from autodiff.pictures.renderers import available_renderers
 from autodiff.practice import MISTAKES, AnswerError, check, parse_answer
-from autodiff.render import available_renderers
 from tests.graphs import notes_example
 
 

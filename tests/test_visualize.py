@@ -11,8 +11,9 @@ import sys
 import pytest
 
 from autodiff import Value, draw_dot, draw_graph, explain
-from autodiff import render as render_module
-from autodiff.render import (
+from autodiff.pictures import renderers as render_module
+from autodiff.pictures.layout import GraphLayout, find_weighted_sums, short_parameter_names
+from autodiff.pictures.renderers import (
     RENDERER_ENV,
     RendererUnavailable,
     available_renderers,
@@ -20,7 +21,6 @@ from autodiff.render import (
     rasterizer_installed,
     render_source,
 )
-from autodiff.visualize import GraphLayout, find_weighted_sums, short_parameter_names
 from tests.graphs import notes_example
 
 PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
@@ -62,7 +62,21 @@ def test_source_shows_every_label_data_and_grad():
     for node in nodes:
         assert f"{node.label} | data {node.data:.4f} | grad {node.grad:.4f}" in source
     assert source.count('label="+"') == 1 and source.count('label="*"') == 1
-    assert draw_dot is draw_graph
+
+
+def test_draw_dot_takes_micrograds_positional_order():
+    g, _ = notes_example_after_backward()
+    # micrograd's notebooks: draw_dot(root, format='svg', rankdir='LR'); draw_graph(root, rankdir, format)
+    picture = draw_dot(g, 'png', 'TB')
+    assert picture.format == 'png' and picture.graph_attr['rankdir'] == 'TB'
+    assert draw_dot(g, 'svg', 'TB').source == draw_graph(g, 'TB', 'svg').source
+    assert draw_dot(g).source == draw_graph(g).source and 'rankdir=LR' in draw_dot(g).source
+    assert draw_dot(g, format='svg', rankdir='BT', show_grad=False).source == draw_graph(
+        g, rankdir='BT', show_grad=False).source
+    with pytest.raises(ValueError, match="rankdir must be one of 'LR', 'TB', 'RL', 'BT', got 'svg'"):
+        draw_dot(g, 'png', 'svg')  # a format where the direction goes
+    with pytest.raises(ValueError, match='rankdir'):
+        draw_graph(g, 'svg', 'TB')  # draw_graph keeps its own order: (root, rankdir, format)
 
 
 def test_options_hide_fields_and_format_numbers():

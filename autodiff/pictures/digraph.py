@@ -1,12 +1,12 @@
 """`Digraph`: a ``graphviz.Digraph`` that renders with or without the ``dot`` program.
 
 This module imports ``graphviz`` at load, so the engine imports it only when
-a picture is asked for (see :func:`autodiff.visualize.draw_graph`).
+a picture is asked for (see :func:`autodiff.pictures.drawing.draw_graph`).
 
 Everything a ``graphviz.Digraph`` does still works (``.source``, ``.node``,
-``.edge``, ``.save``, ``.copy`` ...).  Three things change:
+``.edge``, ``.save``, ``.copy`` ...).  Four things change:
 
-* ``.pipe`` and ``.render`` use :func:`autodiff.render.choose_renderer`, so SVG
+* ``.pipe`` and ``.render`` use :func:`autodiff.pictures.renderers.choose_renderer`, so SVG
   and PNG fall back to the WebAssembly build of Graphviz when ``dot`` is
   missing (or hidden by ``CHAINRULE_RENDERER=wasm``);
 * ``.render`` writes its files atomically, whichever renderer draws;
@@ -29,7 +29,7 @@ import pathlib
 import graphviz
 
 from autodiff.files import write_atomically
-from autodiff.render import DOT_HINT, RendererUnavailable, choose_renderer, render_source
+from autodiff.pictures.renderers import DOT_HINT, RendererUnavailable, choose_renderer, render_source
 
 
 class Digraph(graphviz.Digraph):

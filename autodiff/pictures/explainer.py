@@ -275,7 +275,7 @@ def explain(root: Value, gradient: float = 1.0, digits: int = 4) -> Explanation:
     ('1 - v1 * v1', 0.7864)
     """
     order = topological_order(root)
-    constants = _operation_constants(order)
+    constants = operation_constants(order)
     names = name_nodes(order, skip=constants)
     seed = float(gradient)
 
@@ -377,14 +377,23 @@ def _rule(node: Value):
         raise KeyError(f"no derivative rule for operation {node._op!r}; known: {', '.join(RULES)}") from None
 
 
-def _operation_constants(order: list[Value]) -> set[Value]:
-    """Leaves used only as constants of operations (the 3 of ``x ** 3``)."""
+def operation_constants(order: list[Value]) -> set[Value]:
+    """Leaves used only as constants of operations (the 3 of ``x ** 3``): they get no gradient and no name.
+
+    An operation missing from the rule table (a micrograd-style node with its
+    own ``_backward``) is taken to have no constant inputs.
+
+    >>> from autodiff import Value
+    >>> x = Value(2.0, label='x')
+    >>> [v.data for v in operation_constants([x, x ** 3])]
+    [3.0]
+    """
     as_constant, elsewhere = set(), set()
     for node in order:
-        if not node._prev:
-            continue
+        rule = RULES.get(node._op)
         for position, parent in enumerate(node._prev):
-            (as_constant if position in _rule(node).constants else elsewhere).add(parent)
+            is_constant = rule is not None and position in rule.constants
+            (as_constant if is_constant else elsewhere).add(parent)
     return {v for v in as_constant - elsewhere if not v._prev}
 
 
