@@ -57,39 +57,45 @@ def backpropagate(order: Sequence[Any], combine: Combine | None = None, *, m: Ru
     6.0
     """
     rules = RULES
+    general = primal is not None
     node = None
     try:  # free in CPython 3.11+ unless raised; it lets the error name the node
         for node in reversed(order):
             a = node._a
             if a is None:  # a leaf: nothing to pass on
                 continue
-            if primal is not None or type(a) is tuple:
-                step(node, combine, m=m, primal=primal)  # the general step: any view, any number of inputs
+            if general:
+                step(node, combine, m=m, primal=primal)  # any view, any number of inputs
                 continue
             # The everyday pass: floats read straight from the two input slots.
-            rule = rules[node._op]
-            b = node._b
-            if b is None:
-                local = rule.partials(m, node.data, a.data)
-            else:
-                local = rule.partials(m, node.data, a.data, b.data)
-            # The same three steps for the first input and for the second, written
-            # out rather than looped: a loop costs a tuple and an iterator per node.
+            try:
+                rule = rules[node._op]
+                b = node._b
+                if b is None:
+                    (da,) = rule.partials(m, node.data, a.data)
+                    db = None
+                else:
+                    da, db = rule.partials(m, node.data, a.data, b.data)
+            except (AttributeError, KeyError):
+                # A node built micrograd's way keeps its inputs in a tuple (no
+                # ``.data``) and may have its own ``_backward``: the general step
+                # handles it.  Raising costs only such nodes; the rest pay nothing.
+                step(node, combine, m=m)
+                continue
+            # The same step for the first input and for the second, written out
+            # rather than looped: a loop costs a tuple and an iterator per node.
             # A partial of None marks a constant of the operation: no gradient.
             upstream = node.grad
-            d = local[0]
-            if d is not None:
+            if da is not None:
                 if combine is None:
-                    a.grad += upstream * d
+                    a.grad += upstream * da
                 else:  # upstream * 1 is upstream: skipping it spares a recorded node
-                    combine(node, 0, a, d, upstream if d == 1 else upstream * d)
-            if b is not None:
-                d = local[1]
-                if d is not None:
-                    if combine is None:
-                        b.grad += upstream * d
-                    else:
-                        combine(node, 1, b, d, upstream if d == 1 else upstream * d)
+                    combine(node, 0, a, da, upstream if da == 1 else upstream * da)
+            if db is not None:
+                if combine is None:
+                    b.grad += upstream * db
+                else:
+                    combine(node, 1, b, db, upstream if db == 1 else upstream * db)
     except _modes.AnomalyError:
         raise
     except (ArithmeticError, ValueError, KeyError) as error:

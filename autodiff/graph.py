@@ -28,17 +28,21 @@ def topological_order(root: Any) -> list:
     stack = [root]
     while stack:
         node = stack[-1]
-        a = node._a
+        try:
+            a = node._a
+        except AttributeError:
+            # ``node`` is the tuple of inputs of a node built micrograd's way,
+            # Value(data, children, op): place its members one at a time, then
+            # drop it (it is no node).  An exception costs nothing until raised,
+            # so the engine's own nodes pay nothing for this case.
+            child = next((c for c in node if c not in seen), None)
+            if child is None:
+                stack.pop()
+            else:
+                seen.add(child)
+                stack.append(child)
+            continue
         if a is not None and a not in seen:
-            if type(a) is tuple:  # built by Value(data, children, op): any number of inputs
-                child = next((c for c in a if c not in seen), None)
-                if child is None:  # all placed
-                    stack.pop()
-                    order.append(node)
-                else:
-                    seen.add(child)
-                    stack.append(child)
-                continue
             seen.add(a)
             stack.append(a)
             continue

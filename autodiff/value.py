@@ -94,25 +94,28 @@ class Value:
     # ------------------------------------------------------------------
     # Arithmetic.  Each operation is one row of the table in
     # autodiff/rules.py: FORWARD[op] is its forward function, and its
-    # derivative is read from the same row by the chain rule.
+    # derivative is read from the same row by the chain rule.  For + - *
+    # the row's forward is Python's own operator (operator.add, ...), written
+    # here as the operator itself: a call saved on the commonest nodes, about
+    # 3% of a training step (tests/test_value.py pins that the rows say so).
     # ------------------------------------------------------------------
     def __add__(self, other: Value | Number) -> Value:
         other = other if isinstance(other, Value) else Value(other)
-        return _result(FORWARD['+'](self.data, other.data), '+', self, other)
+        return _result(self.data + other.data, '+', self, other)
 
     def __radd__(self, other: Number) -> Value:  # other + self
         return Value(other) + self
 
     def __sub__(self, other: Value | Number) -> Value:
         other = other if isinstance(other, Value) else Value(other)
-        return _result(FORWARD['-'](self.data, other.data), '-', self, other)
+        return _result(self.data - other.data, '-', self, other)
 
     def __rsub__(self, other: Number) -> Value:  # other - self
         return Value(other) - self
 
     def __mul__(self, other: Value | Number) -> Value:
         other = other if isinstance(other, Value) else Value(other)
-        return _result(FORWARD['*'](self.data, other.data), '*', self, other)
+        return _result(self.data * other.data, '*', self, other)
 
     def __rmul__(self, other: Number) -> Value:  # other * self
         return Value(other) * self

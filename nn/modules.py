@@ -365,7 +365,11 @@ class Neuron(Module):
     def __call__(self, x: Sequence[Value | float]) -> Value:
         if len(x) != len(self.w):
             raise ValueError(f"this neuron takes {len(self.w)} inputs, got {len(x)}")
-        act = sum((wi * xi for wi, xi in zip(self.w, x)), self.b)
+        # The same nodes as sum(w·x, b), built by a plain loop: a generator's
+        # resume per term costs more than the loop's own step.
+        act = self.b
+        for wi, xi in zip(self.w, x):
+            act = act + wi * xi
         return self._apply(act) if self._apply else act
 
     def extra_repr(self) -> str:

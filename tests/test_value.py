@@ -169,3 +169,13 @@ def test_a_node_built_micrograds_way_keeps_any_number_of_inputs():
     assert Value(3.0, (a, b), '+')._prev == (a, b)
     assert Value(-1.0, (a,), 'neg')._prev == (a,)
     assert Value(1.0, (), '')._prev == ()
+
+
+def test_the_operators_value_writes_inline_are_the_rule_tables_forward_functions():
+    import operator
+
+    from autodiff import RULES
+
+    assert RULES['+'].forward is operator.add
+    assert RULES['-'].forward is operator.sub
+    assert RULES['*'].forward is operator.mul
