@@ -146,36 +146,92 @@ def grad(f: Callable[..., Any], argnums: int | tuple[int, ...] = 0) -> Callable[
 
 def gradcheck(f: Callable[..., Any], *args: float, eps: float = 1e-6,
               atol: float = 1e-5, rtol: float = 1e-3) -> bool:
-    """Check backward against central finite differences at ``args``.
+    """Check backward against finite differences at ``args``, with every point inside f's domain.
 
     For each argument x: numeric = (f(x + eps) - f(x - eps)) / (2 eps), and
     it passes when |analytic - numeric| <= atol + rtol * |numeric|.
     Returns True, or raises AssertionError with one line per argument.
 
+    Near the edge of f's domain (``sqrt`` or ``log`` at x = 1e-7, where
+    x - eps < 0) a point outside would raise or give nan: the step is then
+    shrunk until both points are inside, and well inside (a 64th of the
+    first step that fits, so the curvature near the edge does not spoil
+    the difference); when x sits on the edge itself, a one-sided
+    difference is taken on the side where f is defined; when f is defined
+    on neither side, a ``ValueError`` says so in one line.  Each line of
+    the report names the difference used.
+
     >>> gradcheck(lambda x, y: (x * y).tanh(), 0.3, -1.2)
+    True
+    >>> gradcheck(lambda x: x.sqrt(), 1e-7)       # x - 1e-6 would be outside sqrt's domain
     True
     """
     if not args:
         raise ValueError("gradcheck needs at least one argument to differentiate")
-    if eps <= 0:
-        raise ValueError(f"gradcheck: eps must be positive, got {eps!r}")
+    if not eps > 0 or not math.isfinite(eps):
+        raise ValueError(f"gradcheck: eps must be positive (and finite), got {eps!r}")
     point = [_real(a.data if isinstance(a, Value) else a, i) for i, a in enumerate(args)]
     analytic = grad(f, argnums=tuple(range(len(point))))(*point)
 
     lines, ok = [], True
     for i, slope in enumerate(analytic):
-        numeric = (_evaluate(f, point, i, +eps) - _evaluate(f, point, i, -eps)) / (2 * eps)
+        numeric, how = _numeric_slope(f, point, i, eps)
         tolerance = atol + rtol * abs(numeric)
         passed = abs(slope - numeric) <= tolerance or (math.isnan(slope) and math.isnan(numeric))
         ok = ok and passed
         lines.append(
-            f"  input {i} = {point[i]!r}: analytic {slope!r}, numeric {numeric!r}, "
+            f"  input {i} = {point[i]!r}: analytic {slope!r}, numeric {numeric!r} ({how}), "
             f"difference {abs(slope - numeric):.3g}, tolerance {tolerance:.3g} "
             f"{'ok' if passed else 'MISMATCH'}"
         )
     if not ok:
         raise AssertionError(f"gradcheck failed for {_name(f)}:\n" + "\n".join(lines))
     return True
+
+
+#: How many times `gradcheck` halves a step that leaves f's domain before giving up on a central difference.
+_HALVINGS = 40
+#: Once a central step fits inside the domain, it is divided by this, to stay clear of the edge's curvature.
+_MARGIN = 64
+
+
+def _numeric_slope(f: Callable[..., Any], point: list[float], i: int, eps: float) -> tuple[float, str]:
+    """A finite-difference ∂f/∂x_i whose points all lie where f is defined, and which difference it is."""
+    centre = _evaluate(f, point, i, 0.0)
+    step = eps
+    for _ in range(_HALVINGS + 1):
+        up, down = _inside(f, point, i, step, centre), _inside(f, point, i, -step, centre)
+        if up is not None and down is not None:
+            if step == eps:
+                return (up - down) / (2 * eps), 'central'
+            step /= _MARGIN  # the first step that fits may still straddle a steep edge
+            up, down = _inside(f, point, i, step, centre), _inside(f, point, i, -step, centre)
+            if up is not None and down is not None:
+                return (up - down) / (2 * step), f"central, step {step:.3g} to stay inside f's domain"
+        step /= 2
+    # x is on the edge: a second-order one-sided difference, on the side where f is defined.
+    for side, name, outside in ((1.0, 'forward', 'x - eps'), (-1.0, 'backward', 'x + eps')):
+        near, far = _inside(f, point, i, side * eps, centre), _inside(f, point, i, 2 * side * eps, centre)
+        if near is not None and far is not None:
+            slope = side * (-3 * centre + 4 * near - far) / (2 * eps)
+            return slope, f"one-sided {name}: {outside} is outside f's domain"
+    raise ValueError(f"gradcheck: {_name(f)} is not defined on either side of input {i} = {point[i]!r} "
+                     f"(within {eps:g}), so no finite difference can check it")
+
+
+def _inside(f: Callable[..., Any], point: list[float], i: int, step: float, centre: float) -> float | None:
+    """f with input i moved by ``step``; None when that point is outside f's domain.
+
+    Outside means f raises a domain error there, or gives nan or inf where
+    its value at the point itself is a finite number.
+    """
+    try:
+        value = _evaluate(f, point, i, step)
+    except (ValueError, ArithmeticError):
+        return None
+    if math.isfinite(centre) and not math.isfinite(value):
+        return None
+    return value
 
 
 def _evaluate(f: Callable[..., Any], point: list[float], i: int, step: float) -> float:

@@ -40,7 +40,7 @@ from nn.losses import (
 from nn.modules import MLP, Layer, Module, Neuron, Parameter, load_model
 from nn.optim import SGD, Adam, constant, linear_decay, step_decay
 from nn.torch_bridge import from_torch, to_torch, verify_torch  # torch is imported only when called
-from nn.training import TrainingDiverged, evaluate, fit, predict
+from nn.training import TrainingDiverged, TrainingInputError, evaluate, fit, predict
 
 __all__ = [
     'Module', 'Neuron', 'Layer', 'MLP', 'Parameter', 'load_model',
@@ -49,6 +49,7 @@ __all__ = [
     'SGD', 'Adam', 'constant', 'linear_decay', 'step_decay',
     'make_moons', 'make_circles', 'make_blobs', 'make_spiral', 'make_regression',
     'train_test_split', 'standardize', 'batches', 'to_signs', 'to_binary',
-    'fit', 'evaluate', 'predict', 'History', 'TrainingDiverged', 'compile_step', 'NotCompilable',
+    'fit', 'evaluate', 'predict', 'History', 'TrainingDiverged', 'TrainingInputError',
+    'compile_step', 'NotCompilable',
     'to_torch', 'from_torch', 'verify_torch',
 ]

@@ -279,7 +279,7 @@ def standardize(X: Sequence, mean=None, std=None) -> tuple[list, list | float, l
     if mean is None:
         mean = [sum(col) / len(col) for col in columns]
     if std is None:
-        std = [math.sqrt(sum((x - m) ** 2 for x in col) / len(col)) for col, m in zip(columns, mean)]
+        std = [math.sqrt(sum((x - m) * (x - m) for x in col) / len(col)) for col, m in zip(columns, mean)]
         std = [s if s > 0 else 1.0 for s in std]
     if len(mean) != len(columns) or len(std) != len(columns):
         raise ValueError(f"standardize: X has {len(columns)} columns but mean/std have "

@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 from dataclasses import dataclass, field
 
@@ -91,6 +92,9 @@ class History:
     def to_json(self, path: str | os.PathLike) -> None:
         """Write `to_dict` as JSON (missing figures are null), replacing ``path`` in one step.
 
+        A nan or inf (which JSON cannot hold) is refused with a ``ValueError``
+        naming it, before anything is written: see `json_text`.
+
         >>> import json, os, tempfile
         >>> h = History()
         >>> h.record(epoch=1, loss=0.5)
@@ -99,7 +103,7 @@ class History:
         >>> json.load(open(path))['accuracy']
         [None]
         """
-        write_atomically(path, json.dumps(self.to_dict(), indent=1) + '\n')
+        write_atomically(path, json_text(self.to_dict()))
 
     def to_csv(self, path: str | os.PathLike) -> None:
         """Write one row per epoch with a header (missing figures are empty cells), in one step.
@@ -119,3 +123,40 @@ class History:
             writer.writerow(['' if getattr(self, name)[i] is None else getattr(self, name)[i]
                              for name in self.COLUMNS])
         write_atomically(path, text.getvalue())
+
+
+def json_text(data: object) -> str:
+    """``data`` as indented JSON text, refusing nan and ±inf, which JSON cannot hold.
+
+    Python's ``json`` would write them as ``NaN``/``Infinity``, which no
+    strict JSON reader accepts; the ``ValueError`` names where the number is.
+
+    >>> json_text({'loss': [0.5, 0.25]})
+    '{\\n "loss": [\\n  0.5,\\n  0.25\\n ]\\n}\\n'
+    >>> json_text({'loss': [0.5, float('nan')]})
+    Traceback (most recent call last):
+    ...
+    ValueError: cannot write nan as JSON (at loss[1]): JSON has no nan or inf
+    """
+    where = _non_finite_at(data, '')
+    if where is not None:
+        path, value = where
+        raise ValueError(f"cannot write {value} as JSON (at {path or 'the top'}): JSON has no nan or inf")
+    return json.dumps(data, indent=1, allow_nan=False) + '\n'
+
+
+def _non_finite_at(data: object, path: str) -> tuple[str, float] | None:
+    """Where the first nan or inf in nested dicts and lists is, as ``'key[1]'``, with its value."""
+    if isinstance(data, float):
+        return None if math.isfinite(data) else (path, data)
+    if isinstance(data, dict):
+        items = ((f"{path}.{key}" if path else str(key), value) for key, value in data.items())
+    elif isinstance(data, (list, tuple)):
+        items = ((f"{path}[{i}]", value) for i, value in enumerate(data))
+    else:
+        return None
+    for inner_path, value in items:
+        found = _non_finite_at(value, inner_path)
+        if found is not None:
+            return found
+    return None

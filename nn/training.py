@@ -18,11 +18,12 @@ steps of the notes: forward pass, loss, backward pass, parameter update.
 from __future__ import annotations
 
 import math
+import numbers
 import random
 import time
 from collections.abc import Callable, Sequence
 
-from autodiff import gc_paused, no_grad
+from autodiff import Value, gc_paused, no_grad
 from nn.compiled_training import compile_step
 from nn.data import batches
 from nn.history import History
@@ -56,6 +57,23 @@ class TrainingDiverged(ArithmeticError):
         super().__init__(message)
         self.epoch = epoch
         self.history = history
+
+
+class TrainingInputError(TrainingDiverged, ValueError):
+    """An input of `fit` that would make training diverge from the first step, found before it starts.
+
+    A nan or inf in ``X``, ``y`` or the validation data, or an ``l2`` that
+    is nan, inf or negative (a negative penalty rewards ever larger
+    weights).  It is both a ``ValueError`` (a bad argument) and a
+    `TrainingDiverged` (what training would have done); ``epoch`` is 0.
+
+    >>> from nn import MLP
+    >>> try:
+    ...     fit(MLP(2, [1], seed=0), [[0.0, 1.0], [2.0, float('nan')]], [0.0, 1.0], progress=False)
+    ... except TrainingInputError as error:
+    ...     print(str(error).split(':')[0])
+    X[1][1] is nan
+    """
 
 
 def fit(model: Module, X: Sequence, y: Sequence, *, loss: str | LossFunction = 'mse',
@@ -101,8 +119,10 @@ def fit(model: Module, X: Sequence, y: Sequence, *, loss: str | LossFunction = '
       What cannot be compiled raises `NotCompilable` naming the reason:
       train it with ``compile=False``.
 
-    Raises `TrainingDiverged` naming the epoch when the loss becomes nan
-    or inf.  The training loss of an epoch is the mean over its batches,
+    Raises `TrainingDiverged` naming the epoch and the likely cause when
+    the loss, or a weight after an update, becomes nan or inf; and, before
+    any training, `TrainingInputError` for a nan or inf in the data or an
+    ``l2`` that is nan, inf or negative.  The training loss of an epoch is the mean over its batches,
     each measured before its update (as micrograd's demo prints it).
 
     >>> from nn import MLP, make_moons, to_signs
@@ -115,6 +135,7 @@ def fit(model: Module, X: Sequence, y: Sequence, *, loss: str | LossFunction = '
     """
     loss_fn = resolve_loss(loss)
     _check_fit_arguments(X, y, epochs, patience)
+    _check_finite_inputs(X, y, validation, l2)
     optimizer = optimizer if optimizer is not None else SGD(model.parameters(), lr=0.1)
     scoring = _Scoring(measures_accuracy(loss_fn, accuracy), default_threshold(loss_fn, threshold))
     if compile:
@@ -122,6 +143,7 @@ def fit(model: Module, X: Sequence, y: Sequence, *, loss: str | LossFunction = '
                             batch_size=batch_size)
     else:
         step = _eager_step(model, loss_fn, l2)
+    watched = _Watched(model.parameters(), optimizer)
     order = random.Random(seed)  # one generator: a new shuffle every epoch
     history = History()
     stopping = _EarlyStopping(model, patience, restore_best)
@@ -130,8 +152,8 @@ def fit(model: Module, X: Sequence, y: Sequence, *, loss: str | LossFunction = '
     with progress_bar(epochs, progress) as bar, gc_paused():
         for epoch in range(1, epochs + 1):
             started, lr = time.perf_counter(), optimizer.lr
-            row = _train_one_epoch(step, optimizer, scoring, batches(X, y, batch_size, shuffle=shuffle,
-                                                                     seed=order), epoch, history)
+            row = _train_one_epoch(step, watched, scoring, batches(X, y, batch_size, shuffle=shuffle,
+                                                                   seed=order), epoch, history)
             row.update(epoch=epoch, lr=lr)
             if validation is not None:
                 row['val_loss'], row['val_accuracy'] = evaluate(
@@ -141,7 +163,8 @@ def fit(model: Module, X: Sequence, y: Sequence, *, loss: str | LossFunction = '
             bar.update(row)
             monitored = row['val_loss'] if validation is not None else row['loss']
             if not math.isfinite(monitored):
-                raise _diverged(monitored, epoch, None, optimizer, history)
+                raise _diverged(monitored, epoch, None, optimizer, history,
+                                'validation ' if validation is not None else '')
             if stopping.should_stop(monitored, epoch, history):
                 history.stopped_early = epoch < epochs
                 break
@@ -209,9 +232,6 @@ def _eager_step(model: Module, loss_fn: LossFunction, l2: float) -> Step:
     This is the one place a batch meets the engine, so another way of
     computing the same numbers (`nn.compiled_training.CompiledStep`) can take its place.
     """
-    if l2 < 0:
-        raise ValueError(f"l2 must be >= 0, got {l2!r}")
-
     def step(Xb: list, yb: list) -> tuple[float, list]:
         outputs = [model(x) for x in Xb]
         total = loss_fn(outputs, yb)
@@ -224,16 +244,30 @@ def _eager_step(model: Module, loss_fn: LossFunction, l2: float) -> Step:
     return step
 
 
-def _train_one_epoch(step: Step, optimizer: Optimizer, scoring: _Scoring, epoch_batches, epoch: int,
+class _Watched:
+    """The parameters `fit` updates and the optimizer that updates them, checked after every update."""
+
+    def __init__(self, parameters: list[Value], optimizer: Optimizer):
+        self.parameters, self.optimizer = parameters, optimizer
+
+    def all_finite(self) -> bool:
+        return all(math.isfinite(p.data) for p in self.parameters)
+
+
+def _train_one_epoch(step: Step, watched: _Watched, scoring: _Scoring, epoch_batches, epoch: int,
                      history: History) -> dict:
     """Every batch of one epoch: step, update; returns the epoch's loss, accuracy and update count."""
     updates, total, correct, seen = 0, 0.0, 0, 0
     for Xb, yb in epoch_batches:
         batch_loss, outputs = step(Xb, yb)
         if not math.isfinite(batch_loss):
-            raise _diverged(batch_loss, epoch, updates + 1, optimizer, history)
-        optimizer.step()
+            raise _diverged(batch_loss, epoch, updates + 1, watched.optimizer, history)
+        watched.optimizer.step()
         updates += 1
+        # A finite loss can still give an inf or nan gradient (or a step too large for a float):
+        # caught here, at the update that did it, before the weights spread nan any further.
+        if not watched.all_finite():
+            raise _weights_diverged(batch_loss, epoch, updates, watched, history)
         total += batch_loss * len(Xb)
         seen += len(Xb)
         if scoring.accuracy:
@@ -264,10 +298,82 @@ class _EarlyStopping:
 
 
 def _diverged(loss: float, epoch: int, batch: int | None, optimizer: Optimizer,
-              history: History) -> TrainingDiverged:
+              history: History, which: str = '') -> TrainingDiverged:
+    """The loss grew to inf (or nan) on data already checked to be finite: the learning rate."""
     where = f"epoch {epoch}" + (f", batch {batch}" if batch else "")
     lr = optimizer.lr
     return TrainingDiverged(
-        f"the loss became {loss} at {where}: training diverged. The learning rate "
+        f"the {which}loss became {loss} at {where}: training diverged. The learning rate "
         f"({lr:g}) is probably too large; try a smaller one, e.g. {lr / 10:g} "
         f"(or smaller still if that diverges too).", epoch, history)
+
+
+def _weights_diverged(loss: float, epoch: int, batch: int, watched: _Watched,
+                      history: History) -> TrainingDiverged:
+    """A weight became nan or inf in an update whose loss was finite: the learning rate, or the gradient?
+
+    A loss that has grown far beyond where training started points at the
+    learning rate (its gradient overflows too); a gradient that is not finite
+    while the loss is still ordinary points at an operation used where its
+    derivative is undefined.
+    """
+    bad = next(p for p in watched.parameters if not math.isfinite(p.data))
+    where = f"epoch {epoch}, batch {batch}"
+    lr = watched.optimizer.lr
+    start = min(history.loss) if history.loss else loss
+    grew = loss > 10 * abs(start) + 1.0
+    if not grew and not all(math.isfinite(p.grad) for p in watched.parameters):
+        return TrainingDiverged(
+            f"a weight became {bad.data} in the update at {where}: the loss ({loss:.4g}) was finite but "
+            f"its gradient was not, so an operation was used where its derivative is undefined "
+            f"(sqrt or log at 0, say); run the step inside autodiff.detect_anomaly() to name it.",
+            epoch, history)
+    return TrainingDiverged(
+        f"a weight became {bad.data} in the update at {where} "
+        + (f"(the loss had grown from {start:.4g} to {loss:.4g})" if grew else f"(the loss was {loss:.4g})")
+        + f": training diverged. The learning rate ({lr:g}) is probably too large; try a smaller "
+        f"one, e.g. {lr / 10:g} (or smaller still if that diverges too).", epoch, history)
+
+
+def _check_finite_inputs(X: Sequence, y: Sequence, validation: tuple[Sequence, Sequence] | None,
+                         l2: float) -> None:
+    """Refuse, before any training, what would make every loss nan: a nan or inf in the data, a bad l2."""
+    if isinstance(l2, bool) or not isinstance(l2, numbers.Real) or not math.isfinite(l2) or l2 < 0:
+        raise TrainingInputError(f"l2 must be a finite number >= 0, got {l2!r}"
+                                 + (": a negative penalty rewards ever larger weights"
+                                    if isinstance(l2, numbers.Real) and l2 < 0 else ""), 0, History())
+    named = [('X', X), ('y', y)]
+    if validation is not None:
+        named += [('validation X', validation[0]), ('validation y', validation[1])]
+    for name, rows in named:
+        found = _first_non_finite(rows)
+        if found is not None:
+            where, value, count = found
+            raise TrainingInputError(
+                f"{name}{where} is {value}: the data holds {_count_of(count)}, and one nan or inf "
+                f"makes every loss and weight nan; drop those rows or fill them in (with the column's "
+                f"mean, say)", 0, History())
+
+
+def _count_of(count: int) -> str:
+    if count == 1:
+        return "1 value that is not a finite number"
+    return f"{count} values that are not finite numbers"
+
+
+def _first_non_finite(rows: Sequence) -> tuple[str, float, int] | None:
+    """``('[row][column]', value, how many)`` of the first nan or inf in ``rows``, or None.
+
+    Rows may be numbers or sequences of numbers (plain or `Value`); anything
+    else is left for the model and loss to judge.
+    """
+    first, count = None, 0
+    for i, row in enumerate(rows):
+        cells = enumerate(row) if isinstance(row, (list, tuple)) else [(None, row)]
+        for j, cell in cells:
+            number = cell.data if isinstance(cell, Value) else cell
+            if isinstance(number, numbers.Real) and not math.isfinite(number):
+                count += 1
+                if first is None:
+                    first = (f"[{i}]" + (f"[{j}]" if j is not None else ""), float(number))
+    return None if first is None else (*first, count)

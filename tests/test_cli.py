@@ -17,6 +17,7 @@ from autodiff.codegen.backends import fastest_backend
 from nn import MLP, load_model, make_moons, standardize, to_signs, train_test_split
 from nn.cli import add_command, main
 from nn.cli.demo_command import DEMO_SEED, _write_neuron_graph
+from nn.history import History
 from nn.training import evaluate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -599,3 +600,53 @@ def test_exam_is_a_chainrule_subcommand(tmp_path, capsys):
     assert 'for 2 students' in capsys.readouterr().out
     sheets = os.listdir(tmp_path / 'exam' / 'sheets')
     assert any('s01' in name for name in sheets) and any('s02' in name for name in sheets)
+
+
+# ----------------------------------------------------------------------
+# Refusals that used to be tracebacks or silently wrong files (issue 11)
+# ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize('argv, words', [
+    (['--samples', '1'], 'cannot make the moons data set: n_samples must be an integer >= 2, got 1'),
+    (['--samples', '2', '--dataset', 'blobs'], 'the blobs data set: n_samples must be an integer >= 3'),
+    (['--noise', '1e308'], '--noise 1e+308 is too large'),
+    (['--noise', '1e300'], 'cannot standardize the moons data (is --noise too large?)'),
+    (['--hidden', '2000,2000'], 'makes 4,010,001 parameters'),   # (2+1)·2000 + 2001·2000 + 2001·1
+])
+def test_train_refuses_in_one_line_and_writes_nothing(argv, words, tmp_path, capsys):
+    out = tmp_path / 'run'
+    small = [] if '--samples' in argv else ['--samples', '30']
+    assert main(['train', *argv, *small, '--epochs', '2', '--quiet', '--out', str(out)]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.count('\n') == 1 and words in captured.err and 'Traceback' not in captured.err
+    assert os.listdir(out) == []  # no model full of nan, no summary.json that is not JSON
+
+
+@pytest.mark.parametrize('argv, words', [
+    (['--hidden', '16,,16'], "got '16,,16' (size 2 is empty)"),
+    (['--hidden', '16,'], 'size 2 is empty'),
+    (['--noise', 'nan'], "expected a finite number, got 'nan'"),
+    (['--noise', 'inf'], "expected a finite number, got 'inf'"),
+    (['--samples', '1000001'], 'at most 1000000'),
+])
+def test_train_arguments_refused_by_argparse(argv, words, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(['train', *argv])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and words in err and 'Traceback' not in err
+
+
+def test_summary_json_is_strict_json_even_when_a_score_is_inf(tmp_path):
+    from nn.cli.train_command import write_summary
+
+    path = tmp_path / 'summary.json'
+    args = argparse.Namespace(dataset='moons', seed=0)
+    write_summary(str(path), args, 'bce', ([0.0, 0.0], [1.0, 1.0]), History(),
+                  {'train': (0.25, 1.0), 'test': (float('inf'), 0.5)})
+
+    def refuse(constant):
+        raise ValueError(f"not JSON: {constant}")
+
+    summary = json.loads(path.read_text(), parse_constant=refuse)  # NaN/Infinity would be refused here
+    assert summary['test'] == {'loss': None, 'accuracy': 0.5} and summary['train']['loss'] == 0.25

@@ -50,7 +50,7 @@ def test_writes_the_picture_and_the_player(tmp_path, capsys):
     svg, page = tmp_path / 'graph.svg', tmp_path / 'steps.html'
     assert explain_cli('x * y + x', 'x=2', 'y=5', '--svg', str(svg), '--html', str(page)) == 0
     assert '<svg' in svg.read_text() and 'grad 6.0000' in svg.read_text()
-    assert page.read_text().count('<figure class="frame"') == 2 + 4
+    assert page.read_text().count('<svg') == 1 and page.read_text().count('"caption":') == 2 + 4
     assert f"wrote the graph to {svg}" in capsys.readouterr().out
 
 
@@ -143,3 +143,49 @@ def test_a_failure_mid_write_leaves_the_old_svg(tmp_path, monkeypatch, capsys):
     monkeypatch.undo()
     assert explain_cli('x * y', 'x=2', 'y=3', '--svg', str(path)) == 0
     assert '<svg' in path.read_text()
+
+
+# ----------------------------------------------------------------------
+# The expression is a variable itself; an expression that starts with a minus; empty file names
+# ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize('expression', ['x', '(x)', ' x '])
+def test_the_expression_x_has_gradient_one(expression, capsys):
+    assert explain_cli(expression, 'x=1', 'y=2') == 0
+    out = capsys.readouterr().out
+    assert '∂f/∂x = 1   (f is x itself)' in out and 'x does not appear' not in out
+    assert '∂f/∂y = 0   (y does not appear in the expression)' in out
+
+
+@pytest.mark.parametrize('argv', [['explain', '-x*y', 'x=1', 'y=2'], ['explain', '--', '-x*y', 'x=1', 'y=2'],
+                                  ['explain', '--digits', '3', '-x*y', 'x=1', 'y=2', '--svg=-.svg'][:-1]])
+def test_an_expression_starting_with_a_minus_is_read_as_the_expression(argv, capsys):
+    from nn.cli import main
+
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert '∂f/∂x = -2' in out and '∂f/∂y = -1' in out   # f = -x·y: ∂f/∂x = -y, ∂f/∂y = -x
+
+
+def test_a_mistyped_option_is_still_named_as_an_option(capsys):
+    from nn.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(['explain', '-x*y', 'x=1', 'y=2', '--svgg', 'g.svg'])
+    assert exit_.value.code == 2 and 'unrecognized arguments: --svgg' in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('option', ['--svg', '--html'])
+def test_an_empty_file_name_is_refused(option, capsys):
+    assert explain_cli('x * y', 'x=1', 'y=2', option, '') == 2
+    err = capsys.readouterr().err
+    assert err == f"chainrule explain: refused: {option} needs a file name, got ''\n"
+
+
+def test_a_folder_given_as_the_svg_is_named_in_the_error(tmp_path, capsys):
+    if not available_renderers():
+        pytest.skip('no Graphviz renderer to draw with')
+    assert explain_cli('x * y', 'x=1', 'y=2', '--svg', str(tmp_path), '--renderer', 'auto') == 1
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and f"cannot write {tmp_path}:" in err

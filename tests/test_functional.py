@@ -109,3 +109,45 @@ def test_gradcheck_rejects_bad_settings():
         gradcheck(lambda x: x, 1.0, eps=0.0)
     with pytest.raises(ValueError, match='at least one argument'):
         gradcheck(lambda: Value(1.0))
+
+
+# ----------------------------------------------------------------------
+# gradcheck keeps its finite-difference points inside f's domain
+# ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize('f, x, exact', [
+    (lambda x: x.sqrt(), 1e-7, 0.5 / math.sqrt(1e-7)),     # x - 1e-6 < 0: sqrt is undefined there
+    (lambda x: x.log(), 1e-7, 1e7),
+    (lambda x: x.log1p(), -1 + 1e-8, 1 / (1 + (-1 + 1e-8))),  # log1p is defined above -1
+])
+def test_gradcheck_near_the_edge_of_the_domain_passes_with_a_smaller_step(f, x, exact):
+    assert grad(f)(x) == pytest.approx(exact, rel=1e-9)   # the analytic slope it compares against
+    assert gradcheck(f, x) is True
+
+
+def test_gradcheck_near_the_edge_still_catches_a_wrong_gradient():
+    # The second term is hidden from the engine (a constant built from x.data): its slope 1e4 is missing.
+    with pytest.raises(AssertionError) as error:
+        gradcheck(lambda x: x.sqrt() + Value(1e4 * x.data), 1e-7)
+    report = str(error.value)
+    assert "to stay inside f's domain" in report and 'MISMATCH' in report
+
+
+def test_gradcheck_on_the_edge_uses_a_one_sided_difference_and_says_so():
+    # x ** 1.5 at 0: the slope is 0; x - eps is outside (a negative base), so only x, x+eps, x+2eps are used.
+    with pytest.raises(AssertionError) as error:
+        gradcheck(lambda x: x ** 1.5, 0.0)  # the one-sided estimate, ≈ 0.59 · sqrt(eps), exceeds atol
+    report = str(error.value)
+    assert "one-sided forward: x - eps is outside f's domain" in report
+    eps = 1e-6
+    numeric = (-3 * 0.0 + 4 * eps ** 1.5 - (2 * eps) ** 1.5) / (2 * eps)
+    assert f"numeric {numeric!r}" in report
+    assert gradcheck(lambda x: x ** 1.5, 0.0, atol=1e-3) is True
+
+
+def test_gradcheck_says_in_one_line_when_no_difference_can_be_taken():
+    # Defined at 0 only: sqrt(x) + sqrt(-x), written with powers so that the analytic pass runs (nan).
+    with pytest.raises(ValueError, match='not defined on either side of input 0 = 0.0') as error:
+        gradcheck(lambda x: x ** 0.5 + (-x) ** 0.5, 0.0)
+    assert '\n' not in str(error.value)

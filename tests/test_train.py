@@ -14,7 +14,7 @@ import pytest
 from autodiff import Value
 from nn import MLP, SGD, Adam, linear_decay, make_blobs, make_moons
 from nn.history import History
-from nn.training import TrainingDiverged, evaluate, fit, predict
+from nn.training import TrainingDiverged, TrainingInputError, evaluate, fit, predict
 
 DEMO_SEED = 1337
 
@@ -379,3 +379,87 @@ def test_a_failure_mid_write_leaves_the_old_history_file(writer, tmp_path, monke
     monkeypatch.undo()
     getattr(history, writer)(path)
     assert path.read_text() != 'the previous run' and '0.5' in path.read_text()
+
+
+# ----------------------------------------------------------------------
+# NaN and inf: found before training, or at the update that made them, with their real cause
+# ----------------------------------------------------------------------
+NAN, INF = float('nan'), float('inf')
+
+
+def test_nan_in_the_features_is_named_by_row_and_column_before_any_update():
+    X = [[0.0, 1.0], [1.0, 2.0], [2.0, NAN], [3.0, 1.0]]
+    model = MLP(2, [4, 1], seed=0)
+    before = model.state_dict()
+    with pytest.raises(TrainingInputError) as error:
+        fit(model, X, [0.0, 1.0, 0.0, 1.0], loss='mse', epochs=5, progress=False)
+    message = str(error.value)
+    assert message.startswith('X[2][1] is nan') and '1 value that is not a finite number' in message
+    assert 'learning rate' not in message  # the old message blamed the learning rate
+    assert isinstance(error.value, ValueError) and isinstance(error.value, TrainingDiverged)
+    assert error.value.epoch == 0 and len(error.value.history) == 0
+    assert model.state_dict() == before  # nothing was trained on it
+
+
+@pytest.mark.parametrize('X, y, validation, words', [
+    ([[1.0], [INF]], [1.0, 2.0], None, 'X[1][0] is inf'),
+    ([[1.0], [2.0]], [1.0, -INF], None, 'y[1] is -inf'),
+    ([[1.0], [2.0]], [1.0, 2.0], ([[NAN], [NAN]], [1.0, 2.0]),
+     'validation X[0][0] is nan: the data holds 2 values'),
+    ([[1.0], [2.0]], [1.0, 2.0], ([[1.0]], [NAN]), 'validation y[0] is nan'),
+])
+def test_inf_and_nan_anywhere_in_the_data_are_named(X, y, validation, words):
+    with pytest.raises(TrainingInputError, match=words.replace('[', r'\[').replace(']', r'\]')):
+        fit(MLP(1, [1], seed=0), X, y, validation=validation, epochs=2, progress=False)
+
+
+@pytest.mark.parametrize('l2, words', [(NAN, 'got nan'), (INF, 'got inf'), (-1e-4, 'rewards ever larger')])
+def test_an_l2_that_is_nan_inf_or_negative_is_refused_by_name(l2, words):
+    X, y = small_problem()
+    with pytest.raises(TrainingInputError, match=f'l2 must be a finite number >= 0.*{words}'):
+        fit(MLP(2, [4, 1], seed=0), X, y, loss='hinge', l2=l2, progress=False)
+
+
+def test_a_weight_overflowing_in_one_update_is_caught_there_and_blames_the_learning_rate():
+    # One update of 1e308 times a gradient of about 10 overflows a weight to inf while the loss was finite.
+    model = MLP(1, [1], seed=0)
+    model.load_state_dict({'layers.0.neurons.0.w.0': 0.5, 'layers.0.neurons.0.b': 0.0})
+    with pytest.raises(TrainingDiverged) as error:
+        fit(model, [[1.0], [3.0]], [10.0, 30.0], optimizer=SGD(model.parameters(), lr=1e308),
+            epochs=5, progress=False)
+    message = str(error.value)
+    # mse of outputs 0.5, 1.5 against 10, 30: ((9.5)² + (28.5)²) / 2, before the update.
+    assert f"(the loss was {(9.5 ** 2 + 28.5 ** 2) / 2:.4g})" in message
+    assert 'in the update at epoch 1, batch 1' in message and 'learning rate (1e+308)' in message
+    assert error.value.epoch == 1 and len(error.value.history) == 0
+
+
+def test_a_nan_gradient_under_a_finite_loss_names_the_undefined_derivative():
+    # |residual| written as (r²) ** 0.5: at r = 0 its value is 0 but its derivative is 0 · inf = nan.
+    def root_of_square(outputs, targets):
+        return sum(((o - t) ** 2) ** 0.5 for o, t in zip(outputs, targets)) / len(targets)
+
+    model = MLP(1, [1], seed=0)
+    model.load_state_dict({'layers.0.neurons.0.w.0': 1.0, 'layers.0.neurons.0.b': 0.0})
+    with pytest.raises(TrainingDiverged) as error:
+        fit(model, [[2.0]], [2.0], loss=root_of_square, epochs=3, progress=False)
+    message = str(error.value)
+    assert 'the loss (0) was finite but its gradient was not' in message and 'detect_anomaly' in message
+    assert 'epoch 1, batch 1' in message
+
+
+def test_a_growing_loss_whose_gradient_overflows_still_blames_the_learning_rate():
+    X = [[1.0], [2.0], [3.0]]
+    model = MLP(1, [1], seed=0)
+    with pytest.raises(TrainingDiverged) as error:
+        fit(model, X, [1.0, 2.0, 3.0], optimizer=SGD(model.parameters(), lr=1e6), epochs=50, progress=False)
+    message = str(error.value)
+    assert 'learning rate (1e+06) is probably too large' in message and 'derivative' not in message
+
+
+def test_history_json_refuses_nan_rather_than_writing_invalid_json(tmp_path):
+    history = History()
+    history.record(epoch=1, loss=NAN)
+    with pytest.raises(ValueError, match=r'cannot write nan as JSON \(at loss\[0\]\)'):
+        history.to_json(tmp_path / 'history.json')
+    assert not (tmp_path / 'history.json').exists()

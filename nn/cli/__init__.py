@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -47,6 +48,8 @@ from nn.cli import (
 )
 from nn.cli.reporting import PROG
 
+#: Set in the environment to see the traceback of an unexpected error instead of its one-line summary.
+TRACEBACK_VARIABLE = 'CHAINRULE_TRACEBACK'
 UNKNOWN_VERSION = '0+unknown'  # a source checkout run without installing: no package metadata to read
 
 #: The subcommands: name, one-line help, and the module holding its add_arguments and run.
@@ -77,7 +80,10 @@ def installed_version() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``chainrule`` command with ``argv`` (default: the process's arguments); returns the exit code.
 
-    Bad arguments exit with code 2 and argparse's message.
+    Bad arguments exit with code 2 and argparse's message; every other
+    failure is one line on stderr and a non-zero exit code, never a
+    traceback (an unexpected error is reported as an internal error, with
+    its traceback only when ``CHAINRULE_TRACEBACK=1``).
 
     >>> import os, tempfile
     >>> out = os.path.join(tempfile.mkdtemp(), 'run')
@@ -87,12 +93,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     wrote ...
     0
     """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ['explain']:  # an expression such as -x*y is not an option
+        argv = ['explain', *explain_command.protect_expression(argv[1:])]
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except Exception as error:  # noqa: BLE001 - a bug, but the user still gets one line, not a traceback
+        if os.environ.get(TRACEBACK_VARIABLE):
+            raise
+        message = ' '.join(f"{type(error).__name__}: {error}".split())
+        print(f"{PROG}: internal error: {message} (a bug in chainrule: please report it; "
+              f"{TRACEBACK_VARIABLE}=1 shows the traceback)", file=sys.stderr)
+        return 1
 
 
 def build_parser() -> argparse.ArgumentParser:

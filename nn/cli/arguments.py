@@ -91,18 +91,48 @@ def fraction(text: str) -> float:
 
 
 def layer_sizes(text: str) -> list[int]:
-    """Comma-separated positive layer sizes, as in ``16,16``.
+    """Comma-separated positive layer sizes, as in ``16,16``; an empty size (``16,,16``) is refused.
 
     >>> layer_sizes('8, 4')
     [8, 4]
+    >>> layer_sizes('16,,16')
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: expected layer sizes like 16,16, got '16,,16' (size 2 is empty)
     """
-    try:
-        sizes = [int(part) for part in text.split(',') if part.strip()]
-    except ValueError:
-        sizes = []
-    if not sizes or min(sizes) < 1:
-        raise argparse.ArgumentTypeError(f"expected layer sizes like 16,16, got {text!r}")
+    sizes = []
+    for position, part in enumerate(text.split(','), start=1):
+        if not part.strip():
+            raise argparse.ArgumentTypeError(f"expected layer sizes like 16,16, got {text!r} "
+                                             f"(size {position} is empty)")
+        try:
+            sizes.append(int(part))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected layer sizes like 16,16, got {text!r}") from None
+    if min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"expected layer sizes like 16,16, got {text!r} (sizes are >= 1)")
     return sizes
+
+
+def at_most(largest: int):
+    """A type for a positive integer no larger than ``largest`` (a count of examples, say).
+
+    >>> at_most(10)('7')
+    7
+    >>> at_most(10)('11')
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: expected a positive integer of at most 10, got '11'
+    """
+    def bounded_int(text: str) -> int:
+        number = positive_int(text)
+        if number > largest:
+            raise argparse.ArgumentTypeError(
+                f"expected a positive integer of at most {largest}, got {text!r}")
+        return number
+
+    bounded_int.__name__ = f"positive integer of at most {largest}"  # argparse names the type by it
+    return bounded_int
 
 
 def batch_size(text: str) -> int | None:

@@ -34,11 +34,19 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import sys
+from collections.abc import Sequence
 
 from autodiff.files import write_atomically
 from autodiff.pictures.renderers import RENDERERS, RendererUnavailable
 from nn.cli.expression import FUNCTIONS, ExpressionError, evaluate, parse, variable_names
+
+#: The options of ``explain`` that take a value, and its flags: `protect_expression` must know them.
+OPTIONS_WITH_A_VALUE = ('--svg', '--html', '--renderer', '--digits')
+FLAGS = ('-h', '--help')
+# A token argparse would rightly read as an option: --name or --name=value.
+_OPTION_SHAPED = re.compile(r'--[A-Za-z][\w-]*(=.*)?', re.DOTALL)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -66,34 +74,49 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``chainrule explain`` with parsed arguments; returns the exit code."""
+    expression = args.expression.strip()  # `protect_expression` may have put a space in front
     try:
-        parse(args.expression)
+        parse(expression)
         values = _read_values(args.values)
-        missing = [name for name in variable_names(args.expression) if name not in values]
+        missing = [name for name in variable_names(expression) if name not in values]
         if missing:
             raise ExpressionError(f"no value for {', '.join(missing)}: add "
                                   f"{' '.join(name + '=1.5' for name in missing)}")
         if not 1 <= args.digits <= 17:
             raise ExpressionError(f"--digits must be between 1 and 17, got {args.digits}")
+        for option, path in (('--svg', args.svg), ('--html', args.html)):
+            if path is not None and not path.strip():
+                raise ExpressionError(f"{option} needs a file name, got {path!r}")
     except ExpressionError as error:
         return _fail(2, f"refused: {error}")
 
+    output = 'f' if 'f' not in values else 'out'
     try:
         from autodiff import explain  # the engine's own modules: fast, stdlib only
 
-        root = evaluate(args.expression, values)
-        root.label = 'f' if 'f' not in values else 'out'
+        root = evaluate(expression, values)
+        # The expression may be one variable, as in "x": its name is kept, and ∂f/∂x = 1.
+        itself = root.label if not root._prev and root.label in values else None
+        if itself is None:
+            root.label = output
         explanation = explain(root, digits=args.digits)
         unused = [name for name in values if name not in explanation.names.values()]
     except ExpressionError as error:
         return _fail(2, f"refused: {error}")
     except (ArithmeticError, ValueError) as error:
-        return _fail(1, f"cannot evaluate {args.expression!r} here: {_one_line(error)}")
+        return _fail(1, f"cannot evaluate {expression!r} here: {_one_line(error)}")
 
-    _print(explanation.text())
+    _print(explanation.text().rstrip())  # a lone variable has no steps: no blank line left after the table
+    if itself is not None:
+        _print(f"\nGradients:\n  ∂{output}/∂{itself} = 1   ({output} is {itself} itself)")
     for name in unused:
-        _print(f"  ∂{explanation.root}/∂{name} = 0   ({name} does not appear in the expression)")
+        _print(f"  ∂{output}/∂{name} = 0   ({name} does not appear in the expression)")
+    return _write_pictures(root, args)
 
+
+def _write_pictures(root, args: argparse.Namespace) -> int:
+    """``--svg`` and ``--html``, when asked; the exit code."""
+    path = args.svg  # named in the message if writing fails (not the temporary file beside it)
     try:
         if args.svg:
             from autodiff import draw_graph
@@ -101,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
             root.backward()  # the picture shows the engine's own gradients
             write_atomically(args.svg, draw_graph(root, renderer=args.renderer).svg())
             _print(f"\nwrote the graph to {args.svg}")
+        path = args.html
         if args.html:
             from autodiff import play_backward
 
@@ -109,8 +133,46 @@ def run(args: argparse.Namespace) -> int:
     except RendererUnavailable as error:
         return _fail(1, f"cannot draw the graph: {_one_line(error)}")
     except OSError as error:
-        return _fail(1, f"cannot write {error.filename or 'the file'}: {error.strerror or error}")
+        return _fail(1, f"cannot write {path}: {error.strerror or error}")
     return 0
+
+
+def protect_expression(argv: Sequence[str]) -> list[str]:
+    """``explain``'s arguments with an expression that starts with ``-`` made safe from argparse.
+
+    argparse reads ``-x*y`` as an unknown option; a space in front (which
+    `run` strips) makes it an ordinary argument.  Options of ``explain``,
+    their values, anything after ``--`` and tokens shaped like an option
+    (``--name``) are left alone, so a mistyped option is still named as one.
+
+    >>> protect_expression(['-x*y', 'x=1', 'y=2', '--svg', 'g.svg'])
+    [' -x*y', 'x=1', 'y=2', '--svg', 'g.svg']
+    >>> protect_expression(['--', '-x', 'x=1'])
+    ['--', '-x', 'x=1']
+    """
+    protected, tokens = [], iter(argv)
+    for token in tokens:
+        if token == '--':  # argparse already reads everything after -- as arguments
+            protected += [token, *tokens]
+            break
+        if _is_explain_option(token):
+            protected.append(token)
+            if token not in FLAGS and '=' not in token:  # the option's value follows: pass it on as it is
+                value = next(tokens, None)
+                if value is not None:
+                    protected.append(value)
+            continue
+        protected.append(' ' + token if token.startswith('-') and not _OPTION_SHAPED.fullmatch(token)
+                         else token)
+    return protected
+
+
+def _is_explain_option(token: str) -> bool:
+    """Whether argparse takes ``token`` for an option of explain (a prefix counts, as in argparse)."""
+    name = token.split('=', 1)[0]
+    if name in FLAGS:
+        return True
+    return name.startswith('--') and len(name) > 2 and any(o.startswith(name) for o in OPTIONS_WITH_A_VALUE)
 
 
 def _read_values(pairs: list[str]) -> dict[str, float]:

@@ -19,12 +19,13 @@ the scores) and the plots.  Every file is written atomically.
 from __future__ import annotations
 
 import argparse
-import json
+import math
 import os
 
 from autodiff.files import write_atomically
 from nn import data
 from nn.cli.arguments import (
+    at_most,
     batch_size,
     fraction,
     layer_sizes,
@@ -33,12 +34,16 @@ from nn.cli.arguments import (
     positive_int,
 )
 from nn.cli.reporting import draw_plots, fail, writable_folder
-from nn.history import History
+from nn.history import History, json_text
 from nn.modules import MLP
 from nn.optim import SGD, Adam, Optimizer
 from nn.training import TrainingDiverged, evaluate, fit
 
 DATASETS = ('moons', 'circles', 'blobs', 'spiral', 'regression')
+#: The largest MLP ``train`` builds: beyond it memory, not patience, runs out first.
+MAX_PARAMETERS = 1_000_000
+#: The most examples ``--samples`` generates.
+MAX_SAMPLES = 1_000_000
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,8 +55,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     'hinge'
     """
     parser.add_argument('--dataset', choices=DATASETS, default='moons', help='default: moons')
-    parser.add_argument('--samples', type=positive_int, default=200, metavar='N',
-                        help='examples to generate (default: 200)')
+    parser.add_argument('--samples', type=at_most(MAX_SAMPLES), default=200, metavar='N',
+                        help=f'examples to generate (default: 200, at most {MAX_SAMPLES:,})')
     parser.add_argument('--noise', type=non_negative_float, default=None,
                         help="the data set's noise (default: one that suits it)")
     parser.add_argument('--test-size', type=fraction, default=0.2, metavar='F',
@@ -83,30 +88,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Generate the data set, split and standardize it, train, evaluate and write the results.
 
-    Returns the exit code; see `nn.cli.main` for an example.
+    Returns the exit code; see `nn.cli.main` for an example.  Every refusal
+    (data that cannot be made, a model too large, training that diverged,
+    a file that cannot be written) is one line on stderr and exit code 1.
     """
     if not writable_folder(args.out):
         return 1
-    X, y, n_classes = _dataset(args)
-    loss = _chosen_loss(args, n_classes)
-    if loss is None:
+    try:
+        prepared = _prepared_data(args)
+    except ValueError as error:
+        return fail(_one_line(error))
+    if prepared is None:
         return 1
-    if loss == 'hinge':
-        y = data.to_signs(y)
-    X_train, X_test, y_train, y_test = data.train_test_split(X, y, test_size=args.test_size,
-                                                             random_state=args.seed)
-    X_train, mean, std = data.standardize(X_train)
-    X_test = data.standardize(X_test, mean, std)[0]
+    loss, n_classes, (X_train, X_test, y_train, y_test), scaling = prepared
     outputs = n_classes if loss == 'cross_entropy' else 1
-    model, optimizer = _model_and_optimizer(args, len(X[0]), outputs, loss)
-    print(f"training MLP({len(X[0])}, {model.config()['nouts']}) on {len(X_train)} {args.dataset} examples "
+    inputs = len(X_train[0])
+    parameters = _parameter_count([inputs, *args.hidden, outputs])
+    if parameters > MAX_PARAMETERS:
+        return fail(f"--hidden {','.join(map(str, args.hidden))} makes {parameters:,} parameters; at most "
+                    f"{MAX_PARAMETERS:,} (the scalar engine builds one object per weight per example)")
+    model, optimizer = _model_and_optimizer(args, inputs, outputs, loss)
+    print(f"training MLP({inputs}, {model.config()['nouts']}) on {len(X_train)} {args.dataset} examples "
           f"({len(X_test)} held out), loss {loss}, {args.optimizer} lr {args.lr:g}")
     try:
         history = fit(model, X_train, y_train, loss=loss, optimizer=optimizer, epochs=args.epochs,
                       batch_size=args.batch_size, validation=(X_test, y_test), l2=args.l2,
                       patience=args.patience, seed=args.seed, progress=not args.quiet)
-    except TrainingDiverged as error:
-        return fail(str(error))
+    except TrainingDiverged as error:  # TrainingInputError too: nothing is written
+        return fail(_one_line(error))
 
     scores = {'train': evaluate(model, X_train, y_train, loss=loss),
               'test': evaluate(model, X_test, y_test, loss=loss)}
@@ -116,12 +125,34 @@ def run(args: argparse.Namespace) -> int:
         model.save(os.path.join(args.out, 'model.json'))
         history.to_csv(os.path.join(args.out, 'history.csv'))
         history.to_json(os.path.join(args.out, 'history.json'))
-        write_summary(os.path.join(args.out, 'summary.json'), args, loss, (mean, std), history, scores)
+        write_summary(os.path.join(args.out, 'summary.json'), args, loss, scaling, history, scores)
         _plot_results(args, model, history, X_train, y_train, loss, n_classes, test_accuracy)
     except OSError as error:
         return fail(f"cannot write to {args.out}: {error.strerror or error}")
+    except ValueError as error:  # a number a file cannot hold (nan weights): refused before writing
+        return fail(f"cannot write the results: {_one_line(error)}")
     print(f"wrote {os.path.join(args.out, '')}")
     return 0
+
+
+def _prepared_data(args: argparse.Namespace) -> tuple[str, int, tuple[list, list, list, list],
+                                                      tuple[list, list]] | None:
+    """The loss, the number of classes, the standardized split and its ``(mean, std)``.
+
+    None (after saying why) when ``--loss`` does not suit the data set; a
+    ``ValueError`` with a one-line reason when the data cannot be made or used.
+    """
+    try:
+        X, y, n_classes = _dataset(args)
+    except ValueError as error:  # too few samples for the data set, a noise it refuses ...
+        raise ValueError(f"cannot make the {args.dataset} data set: {_one_line(error)}") from None
+    loss = _chosen_loss(args, n_classes)
+    if loss is None:
+        return None
+    if loss == 'hinge':
+        y = data.to_signs(y)
+    X_train, X_test, y_train, y_test, mean, std = _split_and_standardize(args, X, y)
+    return loss, n_classes, (X_train, X_test, y_train, y_test), (mean, std)
 
 
 def write_summary(path: str, args: argparse.Namespace, loss: str, scaling: tuple[list, list],
@@ -129,7 +160,8 @@ def write_summary(path: str, args: argparse.Namespace, loss: str, scaling: tuple
     """Write ``summary.json``: the arguments, the loss, the scaling, the scores; in one step.
 
     ``scaling`` is ``(mean, std)`` of the training inputs and ``scores``
-    maps ``'train'`` and ``'test'`` to `nn.training.evaluate`'s ``(loss, accuracy)``.
+    maps ``'train'`` and ``'test'`` to `nn.training.evaluate`'s ``(loss, accuracy)``;
+    a loss that is nan or inf is written as null, as JSON has no such numbers.
 
     >>> import argparse, json, os, tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), 'summary.json')
@@ -147,11 +179,49 @@ def write_summary(path: str, args: argparse.Namespace, loss: str, scaling: tuple
         # The model was trained on standardized inputs: (x - mean) / std, column by column.
         'standardize': {'mean': mean, 'std': std},
         'features': list(data.HOUSE_FEATURES) if args.dataset == 'regression' else ['x0', 'x1'],
-        **{part: {'loss': value, 'accuracy': accuracy} for part, (value, accuracy) in scores.items()},
+        # A loss JSON cannot hold (inf: a probability of exactly 0 on a test example) is written as null.
+        **{part: {'loss': _finite_or_none(value), 'accuracy': accuracy}
+           for part, (value, accuracy) in scores.items()},
         'epochs_run': len(history),
         'wall_time': history.wall_time,
     }
-    write_atomically(path, json.dumps(summary, indent=1) + '\n')
+    write_atomically(path, json_text(summary))
+
+
+def _split_and_standardize(args: argparse.Namespace, X: list, y: list) -> tuple[list, list, list, list,
+                                                                                list, list]:
+    """Training and test parts, standardized with the training part's statistics, and those statistics.
+
+    A ``ValueError`` says, in one line, why the data cannot be used: too few
+    examples to hold some out, or a ``--noise`` so large that the numbers
+    overflow (inf, then nan) before training starts.
+    """
+    non_finite = sum(not math.isfinite(v) for row in X for v in row)
+    if non_finite:
+        raise ValueError(f"--noise {args.noise} is too large: {non_finite} of the {args.dataset} data's "
+                         f"numbers overflowed to inf or nan; use a smaller --noise")
+    X_train, X_test, y_train, y_test = data.train_test_split(X, y, test_size=args.test_size,
+                                                             random_state=args.seed)
+    try:
+        X_train, mean, std = data.standardize(X_train)
+    except (ValueError, OverflowError) as error:  # numbers so large that their variance overflows
+        raise ValueError(f"cannot standardize the {args.dataset} data (is --noise too large?): "
+                         f"{_one_line(error)}") from None
+    X_test = data.standardize(X_test, mean, std)[0]
+    return X_train, X_test, y_train, y_test, mean, std
+
+
+def _parameter_count(sizes: list[int]) -> int:
+    """Weights and biases of an MLP whose layers have these sizes, the inputs first."""
+    return sum((fan_in + 1) * fan_out for fan_in, fan_out in zip(sizes, sizes[1:]))
+
+
+def _finite_or_none(x: float) -> float | None:
+    return x if math.isfinite(x) else None
+
+
+def _one_line(error: BaseException) -> str:
+    return ' '.join(str(error).split())
 
 
 def _dataset(args: argparse.Namespace) -> tuple[list, list, int]:
