@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from autodiff.rule_math import RULE_MATH_NAMES, RuleMath
+from autodiff.rule_math import FLOAT_MATH, RULE_MATH_NAMES, RuleMath
 
 # Python's operator precedence, weakest first.  A sub-expression gets
 # parentheses when it binds more weakly than the operator around it.
@@ -189,12 +189,33 @@ def _call(name: str, *args: Operand) -> Symbol:
     return Symbol(f"{name}({', '.join(_as_symbol(a).text for a in args)})")
 
 
+def _ieee_power(x: Operand, y: Operand) -> Symbol | float:
+    """``x ** n`` inline for a constant exponent n = 0, 1, 2, ... (``3 * x ** 2``), else ``ieee_power(x, y)``.
+
+    With such an n the power is a polynomial: defined everywhere, as a person
+    writes it.  Any other exponent can divide by zero (``0 ** -1``) or leave
+    the reals (``(-8) ** (1/3)``, complex in Python), where the contract
+    gives inf or nan: the call evaluates the contract's own function.
+
+    >>> x = Symbol('x')
+    >>> str(_ieee_power(x, 2.0)), str(_ieee_power(x, 0.5)), str(_ieee_power(x, x - 1))
+    ('x ** 2', 'ieee_power(x, 0.5)', 'ieee_power(x, x - 1)')
+    """
+    if _is_number(x) and _is_number(y):
+        return FLOAT_MATH.ieee_power(x, y)  # two numbers: the contract's own value
+    if _is_number(y) and float(y).is_integer() and y >= 0:
+        return _pow(x, y)
+    return _call('ieee_power', x, y)
+
+
 class SymbolicMath(RuleMath):
     """The namespace ``m`` for rules applied to symbols: each call is written down.
 
     Every function of the contract becomes a call by the same name; the
     generated code runs those calls in the float or array namespace, so a
     special limit (``xlogy`` at 0) is computed there, never written here.
+    ``ieee_power`` is the one exception: a constant exponent 0, 1, 2, ... is
+    written inline, ``x ** 2`` (see `_ieee_power`).
 
     >>> str(SYMBOLIC_MATH.heaviside(Symbol('x'), 0.0))
     'heaviside(x, 0)'
@@ -205,9 +226,7 @@ class SymbolicMath(RuleMath):
     def __getattribute__(self, name: str) -> Any:
         # Each name of the contract writes a call to itself; nothing else exists.
         if name == 'ieee_power':
-            # Written as x ** y, as a person writes it.  Generated code then
-            # raises OverflowError where the eager engine gives inf: loud, not wrong.
-            return _pow
+            return _ieee_power
         if name in RULE_MATH_NAMES:
             return lambda *args: _call(name, *args)
         return super().__getattribute__(name)

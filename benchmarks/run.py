@@ -136,6 +136,16 @@ class ScalarEngine:
     def accuracy(self) -> float:
         return statistics.mean((self.model(x).data > 0) == (y > 0) for x, y in zip(self.X, self.Y))
 
+    def gradient(self) -> list[float]:
+        """∂loss/∂parameters at the current weights, in micrograd's parameter order (no update)."""
+        model = self.model
+        scores = [model(x) for x in self.X]
+        losses = [(1 + -y * s).relu() for y, s in zip(self.Y, scores)]
+        total = sum(losses) * (1.0 / len(losses)) + ALPHA * sum(p * p for p in model.parameters())
+        model.zero_grad()
+        total.backward()
+        return [float(p.grad) for p in model.parameters()]
+
 
 class PausedGcEngine(ScalarEngine):
     """chainrule eager, each step inside ``gc_paused()`` as `nn.fit` runs it.
@@ -166,6 +176,10 @@ class FitCompiledEngine:
         self.optimizer.step()
         return loss
 
+    def gradient(self) -> list[float]:
+        self.step_fn(self.X, self.Y)
+        return [p.grad for p in self.model.parameters()]
+
     def accuracy(self) -> float:
         return statistics.mean((self.model(x).data > 0) == (y > 0) for x, y in zip(self.X, self.Y))
 
@@ -190,6 +204,9 @@ class CompiledEngine:
         lr = learning_rate(k, steps)
         self.params = [p - lr * g for p, g in zip(self.params, grads)]
         return value
+
+    def gradient(self) -> list[float]:
+        return [float(g) for g in self.loss(self.params, self.X, self.Y)[1]]
 
     def accuracy(self) -> float:
         for p, d in zip(self.model.parameters(), self.params):
@@ -230,9 +247,17 @@ class TorchVectorEngine:
         with torch.no_grad():
             return ((self.scores() > 0) == (self.Y > 0)).double().mean().item()
 
+    def gradient(self) -> list[float]:
+        data_loss = torch.relu(1 - self.Y * self.scores()).mean()
+        total = data_loss + ALPHA * sum((p * p).sum() for p in self.params)
+        grads = torch.autograd.grad(total, self.params)
+        return _neuron_major([g.flatten().tolist() for g in grads], [2, 16, 16], [16, 16, 1])
+
 
 class TorchScalarEngine(ScalarEngine):
     """PyTorch with 0-dim tensors: one tensor per scalar, as a scalar engine would."""
+
+    gradient = None  # two steps only (~0.6 s each): its gradient is not checked
 
     def __init__(self, init: list[float], X, Y):
         self.params = [torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in init]
@@ -261,6 +286,140 @@ class TorchScalarEngine(ScalarEngine):
             for p in self.params:
                 p -= lr * p.grad
         return total.item()
+
+
+class HandNumpyEngine:
+    """The NumPy limit: the same model, loss and update written directly with arrays.
+
+    Forward ``H = relu(X Wᵀ + b)`` per layer, the hinge loss and the L2
+    penalty; backward by hand (``∂W = Gᵀ H``, ``∂b = Σ G``, ``∂H = G W``);
+    the update in place.  Parameters stay arrays across steps.
+    """
+
+    def __init__(self, init: list[float], X, Y):
+        shapes = [(16, 2), (16,), (16, 16), (16,), (1, 16), (1,)]
+        self.params = [np.array(w).reshape(s) for w, s in zip(_layer_major(init, [2, 16, 16], [16, 16, 1]),
+                                                               shapes)]
+        self.X, self.Y = np.asarray(X), np.asarray(Y)
+
+    def loss_and_gradients(self) -> tuple[float, list]:
+        w1, b1, w2, b2, w3, b3 = self.params
+        X, Y, n = self.X, self.Y, len(self.Y)
+        z1 = X @ w1.T + b1
+        h1 = np.maximum(z1, 0.0)
+        z2 = h1 @ w2.T + b2
+        h2 = np.maximum(z2, 0.0)
+        margins = 1.0 - Y * (h2 @ w3.T + b3)[:, 0]
+        penalty = ALPHA * sum(float(np.vdot(p, p)) for p in self.params)
+        loss = float(np.maximum(margins, 0.0).sum()) / n + penalty
+        g_score = np.where(margins > 0, -Y / n, 0.0)[:, None]    # relu'(0) = 0, as the engines
+        g_z2 = (g_score @ w3) * (z2 > 0)
+        g_z1 = (g_z2 @ w2) * (z1 > 0)
+        grads = [g_z1.T @ X, g_z1.sum(0), g_z2.T @ h1, g_z2.sum(0), g_score.T @ h2, g_score.sum(0)]
+        return loss, [g + (2 * ALPHA) * p for g, p in zip(grads, self.params)]
+
+    def step(self, k: int, steps: int) -> float:
+        loss, grads = self.loss_and_gradients()
+        lr = learning_rate(k, steps)
+        for p, g in zip(self.params, grads):
+            p -= lr * g
+        return loss
+
+    def accuracy(self) -> float:
+        w1, b1, w2, b2, w3, b3 = self.params
+        h = np.maximum(np.maximum(self.X @ w1.T + b1, 0) @ w2.T + b2, 0)
+        return float(np.mean(((h @ w3.T + b3)[:, 0] > 0) == (self.Y > 0)))
+
+    def gradient(self) -> list[float]:
+        grads = self.loss_and_gradients()[1]
+        return _neuron_major([g.ravel().tolist() for g in grads], [2, 16, 16], [16, 16, 1])
+
+
+def unrolled_source(nins: list[int], nouts: list[int]) -> str:
+    """Straight-line Python for one step of the demo's loss: every product and slope written out.
+
+    Generated once, here, independently of chainrule's code generator: the
+    parameters are locals ``p0 ... p336`` (micrograd's order), each example
+    is a loop iteration of plain float arithmetic, gradients are local sums.
+    """
+    count = sum((a + 1) * b for a, b in zip(nins, nouts))
+    lines = ['def step(params, X, Y):', '    (' + ', '.join(f"p{i}" for i in range(count)) + ',) = params']
+    index, layers = 0, []
+    for nin, nout in zip(nins, nouts):
+        layers.append([(list(range(index + j * (nin + 1), index + j * (nin + 1) + nin)),
+                        index + j * (nin + 1) + nin) for j in range(nout)])
+        index += nout * (nin + 1)
+    lines += [f"    g{i} = 0.0" for i in range(index)] + ['    total = 0.0', '    n = len(Y)',
+                                                          '    for (x0, x1), y in zip(X, Y):']
+    inputs = ['x0', 'x1']
+    for depth, layer in enumerate(layers):  # forward: z = b + Σ w x, then relu except at the end
+        outs = []
+        for j, (weights, bias) in enumerate(layer):
+            z = f"z{depth}_{j}"
+            products = ' + '.join(f"p{w} * {x}" for w, x in zip(weights, inputs))
+            lines.append(f"        {z} = p{bias} + {products}")
+            if depth < len(layers) - 1:
+                lines.append(f"        h{depth}_{j} = {z} if {z} > 0.0 else 0.0")
+            outs.append(f"h{depth}_{j}" if depth < len(layers) - 1 else z)
+        inputs = outs
+    score = inputs[0]
+    # Branch-free like a trace: every example runs the whole backward pass (relu'(0) = 0).
+    lines += [f"        m = 1.0 - y * {score}", '        total += m if m > 0.0 else 0.0',
+              f"        gz{len(layers) - 1}_0 = -y / n if m > 0.0 else 0.0"]
+    for depth in range(len(layers) - 1, -1, -1):  # backward: ∂b = g, ∂w = g·x, ∂x = Σ g·w (where z > 0)
+        below = ['x0', 'x1'] if depth == 0 else [f"h{depth - 1}_{k}" for k in range(len(layers[depth][0][0]))]
+        for j, (weights, bias) in enumerate(layers[depth]):
+            g = f"gz{depth}_{j}"
+            lines.append(f"        g{bias} += {g}")
+            lines += [f"        g{w} += {g} * {x}" for w, x in zip(weights, below)]
+        if depth:
+            for k in range(len(below)):
+                terms = ' + '.join(f"gz{depth}_{j} * p{weights[k]}"
+                                   for j, (weights, _) in enumerate(layers[depth]))
+                lines.append(f"        gz{depth - 1}_{k} = ({terms}) if z{depth - 1}_{k} > 0.0 else 0.0")
+    lines.append('    penalty = ' + ' + '.join(f"p{i} * p{i}" for i in range(index)))
+    lines.append('    return total / n + ' + repr(ALPHA) + ' * penalty, [' + ', '.join(
+        f"g{i} + {2 * ALPHA!r} * p{i}" for i in range(index)) + ']')
+    return '\n'.join(lines)
+
+
+class UnrolledPythonEngine:
+    """The pure-Python limit: `unrolled_source` compiled once; floats only, no graph objects."""
+
+    def __init__(self, init: list[float], X, Y):
+        scope: dict = {}
+        start = time.perf_counter()
+        exec(builtins_compile(unrolled_source([2, 16, 16], [16, 16, 1]), '<unrolled>', 'exec'), scope)
+        self.compile_seconds = time.perf_counter() - start
+        self.run, self.params, self.X, self.Y = scope['step'], list(init), X, Y
+
+    def step(self, k: int, steps: int) -> float:
+        value, grads = self.run(self.params, self.X, self.Y)
+        lr = learning_rate(k, steps)
+        self.params = [p - lr * g for p, g in zip(self.params, grads)]
+        return value
+
+    def accuracy(self) -> float:
+        model = MLP(2, [16, 16, 1])
+        for p, v in zip(model.parameters(), self.params):
+            p.data = v
+        return statistics.mean((model(x).data > 0) == (y > 0) for x, y in zip(self.X, self.Y))
+
+    def gradient(self) -> list[float]:
+        return self.run(self.params, self.X, self.Y)[1]
+
+
+builtins_compile = compile  # the builtin, under a name that says so
+
+
+def _neuron_major(layer_arrays: list[list[float]], nins: list[int], nouts: list[int]) -> list[float]:
+    """Per-layer W (row-major) and b back to micrograd's order: per neuron, weights then bias."""
+    flat = []
+    for layer, (nin, nout) in enumerate(zip(nins, nouts)):
+        w, b = layer_arrays[2 * layer], layer_arrays[2 * layer + 1]
+        for j in range(nout):
+            flat += w[j * nin:(j + 1) * nin] + [b[j]]
+    return flat
 
 
 def _layer_major(flat: list[float], nins: list[int], nouts: list[int]) -> list[list[float]]:
@@ -300,9 +459,13 @@ def w1(steps: int, torch_scalar_steps: int) -> dict:
     if np:
         engines['chainrule compiled (numpy)'] = CompiledEngine(own_model(), X, Y, 'numpy')
     engines['nn.fit(compile=True) step'] = FitCompiledEngine(own_model(), X, Y)
+    engines['limit: unrolled pure Python'] = UnrolledPythonEngine(init, X, Y)
+    if np:
+        engines['limit: hand-written NumPy'] = HandNumpyEngine(init, X, Y)
     if torch:
         engines['torch 0-dim tensors'] = TorchScalarEngine(init, X, Y)
         engines['torch vectorized'] = TorchVectorEngine(init, X, Y)
+    differences = gradient_differences(engines)
     gc.collect()
     gc.freeze()
     times: dict[str, list[float]] = {name: [] for name in engines}
@@ -321,10 +484,32 @@ def w1(steps: int, torch_scalar_steps: int) -> dict:
         if name != 'torch 0-dim tensors':
             entry['accuracy'] = engine.accuracy()
             entry['final_loss'] = losses[name]
-        if isinstance(engine, (CompiledEngine, FitCompiledEngine)):
+        if hasattr(engine, 'compile_seconds'):
             entry['compile_seconds'] = engine.compile_seconds
+        if name in differences:
+            entry['max_grad_difference_vs_micrograd'] = differences[name]
         results[name] = entry
     return results
+
+
+def gradient_differences(engines: dict) -> dict[str, float]:
+    """Each engine's gradient at the initial weights against micrograd's: the largest difference.
+
+    Every row must compute the same step: a faster row that computed a
+    different gradient would measure nothing.
+    """
+    if 'micrograd' not in engines:
+        return {}
+    reference = engines['micrograd'].gradient()
+    differences = {}
+    for name, engine in engines.items():
+        if callable(getattr(engine, 'gradient', None)) and name != 'micrograd':
+            grads = engine.gradient()
+            assert len(grads) == len(reference), name
+            differences[name] = max(abs(a - b) for a, b in zip(grads, reference))
+            if differences[name] > 1e-9:
+                raise AssertionError(f"{name}: gradient differs from micrograd's by {differences[name]:.3g}")
+    return differences
 
 
 # ----------------------------------------------------------------------

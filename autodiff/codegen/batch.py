@@ -10,7 +10,7 @@ plan as NumPy lines on whole arrays.
 >>> from autodiff.codegen.tracing import trace
 >>> plan = plan_batch(trace(lambda w, x: w * w * x, (1.0, 2.0)), None, [1], None)
 >>> [s.name for s in plan.hoisted], [s.name for s in plan.looped], plan.accumulators
-(['v1'], ['v2'], ['w', 'v1'])
+(['_v1'], ['_v2'], ['_a0', '_v1'])
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from dataclasses import dataclass
 
 from autodiff.codegen.python_code import (
     backward_lines,
-    forward_expression,
+    forward_lines,
     grads_return,
+    header_comment,
     operand_text,
     unpack_lines,
     wanted_names,
@@ -31,10 +32,13 @@ from autodiff.codegen.tracing import (
     Program,
     Step,
     argnum_list,
+    comment_text,
     flatten_layout,
-    function_names,
-    safe_name,
+    grad_name,
 )
+
+#: The name of the generated batch function.
+MAIN = '_compiled_batch'
 
 
 @dataclass
@@ -74,7 +78,7 @@ def plan_batch(example: Program, penalty: Program | None, batched: Sequence[int]
     >>> from autodiff.codegen.tracing import trace
     >>> plan = plan_batch(trace(lambda w, x: w * x, (1.0, 2.0)), None, [1], None)
     >>> plan.parameters, sorted(plan.batched_names)
-    (['w', 'x_batch'], ['v1', 'x'])
+    (['_a0', '_b1'], ['_a1', '_v1'])
     """
     count = len(example.layouts)
     batched = argnum_list(list(batched), count)
@@ -84,10 +88,8 @@ def plan_batch(example: Program, penalty: Program | None, batched: Sequence[int]
     chosen = shared if argnums is None else argnum_list(argnums, count)
     if any(i in batched for i in chosen):
         raise ValueError("gradients are summed over the batch only for shared (unbatched) arguments")
-    taken = {n for layout in example.layouts for n in flatten_layout(layout)}
-    taken |= {s.name for s in example.steps}
-    parameters = [safe_name(f"{name}_batch", taken) if i in batched else name
-                  for i, name in enumerate(example.arg_names)]
+    # A batched argument arrives as the whole batch, _b<i>; its example is _a<i> in the loop.
+    parameters = [f"_b{i}" if i in batched else f"_a{i}" for i in range(count)]
     batched_names = {n for i in batched for n in flatten_layout(example.layouts[i])}
     hoisted, looped = [], []
     for step in example.steps:
@@ -114,53 +116,52 @@ def python_batch_source(plan: BatchPlan) -> str:
 
     >>> from autodiff.codegen.tracing import trace
     >>> source = python_batch_source(plan_batch(trace(lambda w, x: w * x, (1.0, 2.0)), None, [1], 0))
-    >>> [line.strip() for line in source.splitlines() if 'grad_w' in line]
-    ['grad_w = 0.0', 'grad_w += grad_v1 * x  # *: ∂v1/∂w = x', 'return value, grad_w']
+    >>> [line.strip() for line in source.splitlines() if '_ga0' in line]
+    ['_ga0 = 0.0', '_ga0 += _gv1 * _a1  # *: ∂_v1/∂_a0 = _a1', 'return _value, _ga0']
     """
-    example, names, params = plan.example, plan.example.arg_names, plan.parameters
+    example, params = plan.example, plan.parameters
     accumulators = set(plan.accumulators)
-    lines = [f"def {example.name}_batch({', '.join(params)}):"]
+    lines = [f"def {MAIN}({', '.join(params)}):", header_comment(example, params)]
     for i in plan.shared:
-        lines += unpack_lines(names[i], example.layouts[i], '    ')
+        lines += unpack_lines(params[i], example.layouts[i], '    ', example.arg_names[i])
     lines += batch_count_lines(plan)
     lines += hoisted_forward_lines(plan)
     lines.append('    # gradients of the shared values, summed over the examples')
-    lines += [f"    grad_{n} = 0.0" for n in plan.accumulators]
-    lines += ["    seed = 1 / count  # ∂mean/∂(one example's value)", "    total = 0.0"]
+    lines += [f"    {grad_name(n)} = 0.0" for n in plan.accumulators]
+    lines += ["    _seed = 1 / _count  # ∂mean/∂(one example's value)", "    _total = 0.0"]
     if example.aux is not None:
-        lines.append("    aux = []  # one entry per example")
+        lines.append("    _aux = []  # one entry per example")
     lines += _loop_lines(plan, accumulators)
     lines += hoisted_backward_lines(plan)
-    lines.append('    value = total / count')
+    lines.append('    _value = _total / _count')
     lines += penalty_lines(plan)
     grads = grads_return(example.layouts, plan.chosen, plan.argnums, accumulators)
-    lines.append(f"    return {'(value, aux)' if example.aux is not None else 'value'}, {grads}")
+    lines.append(f"    return {'(_value, _aux)' if example.aux is not None else '_value'}, {grads}")
     return '\n'.join(lines)
 
 
 def _loop_lines(plan: BatchPlan, accumulators: set[str]) -> list[str]:
     """The loop over the examples: unpack one, its forward lines, then its backward lines."""
-    example, names, params = plan.example, plan.example.arg_names, plan.parameters
-    targets = ', '.join(names[i] for i in plan.batched)
+    example, params = plan.example, plan.parameters
+    targets = ', '.join(f"_a{i}" for i in plan.batched)
     sources = params[plan.batched[0]] if len(plan.batched) == 1 else \
         f"zip({', '.join(params[i] for i in plan.batched)})"
     lines = [f"    for {targets} in {sources}:"]
     for i in plan.batched:
-        lines += unpack_lines(names[i], example.layouts[i], '        ')
+        lines += unpack_lines(f"_a{i}", example.layouts[i], '        ', example.arg_names[i])
     lines.append('        # forward: one line per operation')
-    fnames = function_names()
-    lines += [f"        {s.name} = {forward_expression(s, fnames)}" for s in plan.looped]
+    lines += forward_lines(example, plan.looped, '        ')
     output = example.output
-    lines.append(f"        total += {operand_text(output)}")
+    lines.append(f"        _total += {operand_text(output)}")
     if example.aux is not None:
-        lines.append(f"        aux.append({aux_text(example.aux)})")
-    lines.append('        # backward: grad_v is ∂(this example\'s value)/∂v, times seed')
+        lines.append(f"        _aux.append({aux_text(example.aux)})")
+    lines.append("        # backward: _gv1 is ∂(this example's value)/∂_v1 times _seed, and so on")
     seeded = set()
     if output in plan.batched_names:
-        lines.append(f"        grad_{output} = seed")
+        lines.append(f"        {grad_name(output)} = _seed")
         seeded.add(output)
     elif output in accumulators:
-        lines.append(f"        grad_{output} += seed")
+        lines.append(f"        {grad_name(output)} += _seed")
     more, _ = backward_lines(plan.looped, seeded, accumulators, plan.wanted, '        ')
     return lines + more
 
@@ -169,9 +170,8 @@ def hoisted_forward_lines(plan: BatchPlan) -> list[str]:
     """The once-per-batch steps' forward lines (none when nothing is hoisted)."""
     if not plan.hoisted:
         return []
-    fnames = function_names()
-    return ['    # once per batch: operations on the shared arguments only'] + [
-        f"    {s.name} = {forward_expression(s, fnames)}" for s in plan.hoisted]
+    return ['    # once per batch: operations on the shared arguments only'] + forward_lines(
+        plan.example, plan.hoisted, '    ')
 
 
 def hoisted_backward_lines(plan: BatchPlan) -> list[str]:
@@ -185,8 +185,8 @@ def hoisted_backward_lines(plan: BatchPlan) -> list[str]:
 def aux_text(aux: Operand | list[Operand]) -> str:
     """One example's aux as a Python expression: a name or literal, or a list of them.
 
-    >>> aux_text('v3'), aux_text(['v1', 2.0])
-    ('v3', '[v1, 2]')
+    >>> aux_text('_v3'), aux_text(['_v1', 2.0])
+    ('_v3', '[_v1, 2]')
     """
     if isinstance(aux, list):
         return '[' + ', '.join(map(operand_text, aux)) + ']'
@@ -199,27 +199,29 @@ def penalty_lines(plan: BatchPlan) -> list[str]:
     if penalty is None:
         return []
     accumulators = set(plan.accumulators)
-    fnames = function_names()
-    lines = [f"    # the penalty {penalty.name}, added once per batch"]
-    lines += [f"    {s.name} = {forward_expression(s, fnames)}" for s in penalty.steps]
+    lines = [f"    # the penalty {comment_text(penalty.name)}, added once per batch"]
+    lines += forward_lines(penalty, penalty.steps, '    ')
     seeded = set()
     if penalty.output in {s.name for s in penalty.steps}:
-        lines.append(f"    grad_{penalty.output} = 1.0")
+        lines.append(f"    {grad_name(penalty.output)} = 1.0")
         seeded.add(penalty.output)
     elif penalty.output in accumulators:
-        lines.append(f"    grad_{penalty.output} += 1.0")
+        lines.append(f"    {grad_name(penalty.output)} += 1.0")
     more, _ = backward_lines(penalty.steps, seeded, accumulators, plan.penalty_wanted, '    ')
-    return lines + more + [f"    value += {operand_text(penalty.output)}"]
+    return lines + more + [f"    _value += {operand_text(penalty.output)}"]
 
 
 def batch_count_lines(plan: BatchPlan) -> list[str]:
-    """Generated lines that set ``count``, the batch size, and refuse ragged or empty batches."""
-    params = plan.parameters
-    first = params[plan.batched[0]]
-    lines = [f"    count = len({first})"]
+    """Generated lines that set ``_count``, the batch size, and refuse ragged or empty batches.
+
+    The messages name the arguments as the user did, inside string literals (``repr``).
+    """
+    params, names = plan.parameters, plan.example.arg_names
+    first = plan.batched[0]
+    lines = [f"    _count = len({params[first]})"]
     for i in plan.batched[1:]:
-        lines += [f"    if len({params[i]}) != count:",
-                  f"        raise ValueError(f'{params[i]} has {{len({params[i]})}} examples, "
-                  f"{first} has {{count}}')"]
-    return lines + ["    if count == 0:",
+        has, other = repr(f"{names[i]} has "), repr(f" examples, {names[first]} has ")
+        lines += [f"    if len({params[i]}) != _count:",
+                  f"        raise ValueError({has} + str(len({params[i]})) + {other} + str(_count))"]
+    return lines + ["    if _count == 0:",
                     "        raise ValueError('the mean over an empty batch is undefined')"]

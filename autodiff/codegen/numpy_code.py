@@ -33,6 +33,7 @@ except ImportError:  # pragma: no cover - exercised on installs without NumPy
     np = None
 
 from autodiff.codegen.batch import (
+    MAIN,
     BatchPlan,
     batch_count_lines,
     hoisted_backward_lines,
@@ -45,11 +46,12 @@ from autodiff.codegen.python_code import (
     derivative_text,
     forward_expression,
     grads_return,
+    header_comment,
     operand_text,
     unpack_lines,
     worth_a_line,
 )
-from autodiff.codegen.tracing import Step, aux_list, flatten_layout, function_names
+from autodiff.codegen.tracing import Step, aux_list, comment_text, flatten_layout, function_names, grad_name
 from autodiff.rule_math import RULE_MATH_NAMES, RuleMath
 from autodiff.rules import RULES
 from autodiff.symbolic import SYMBOLIC_MATH, Symbol
@@ -336,7 +338,7 @@ def find_layers(plan: BatchPlan, min_width: int = 2) -> list[Layer]:
     layers = []
     for number, (inputs, neurons) in enumerate(ordered, 1):
         neurons.reverse()  # back in program order
-        layers.append(Layer(f"layer{number}", list(inputs), [n[1] for n in neurons], [n[2] for n in neurons],
+        layers.append(Layer(f"_layer{number}", list(inputs), [n[1] for n in neurons], [n[2] for n in neurons],
                             [n[0] for n in neurons], set().union(*(n[3] for n in neurons))))
     return layers
 
@@ -356,38 +358,38 @@ def numpy_batch_source(plan: BatchPlan, fuse_layers: bool = True) -> str:
     """
     example = plan.example
     layers = find_layers(plan) if fuse_layers and fusion_matches_the_rules() else []
-    lines = [f"def {example.name}_batch({', '.join(plan.parameters)}):"]
+    lines = [f"def {MAIN}({', '.join(plan.parameters)}):", header_comment(example, plan.parameters)]
     lines += _argument_lines(plan)
     lines += hoisted_forward_lines(plan)
     lines += _looped_forward_lines(plan, layers)
     output = example.output
-    lines.append(f"    value = float(total({operand_text(output)})) / count" if output in plan.batched_names
-                 else f"    value = float({operand_text(output)})")
-    lines.append('    # backward: grad_v is ∂(mean over the batch)/∂v, per example')
-    lines += [f"    grad_{n} = 0.0" for n in plan.accumulators]
+    lines.append(f"    _value = float(total({operand_text(output)})) / _count" if output in plan.batched_names
+                 else f"    _value = float({operand_text(output)})")
+    lines.append('    # backward: _gv1 is ∂(mean over the batch)/∂_v1 per example, and so on')
+    lines += [f"    {grad_name(n)} = 0.0" for n in plan.accumulators]
     graph = SymbolGraph(plan.accumulators)
     if output in plan.batched_names:
-        lines.append(f"    grad_{output} = np.full(count, 1 / count)")
+        lines.append(f"    {grad_name(output)} = np.full(_count, 1 / _count)")
         graph.receive(output)
     elif output in graph.has_grad:
-        lines.append(f"    grad_{output} += 1.0")
+        lines.append(f"    {grad_name(output)} += 1.0")
     lines += _looped_backward_lines(plan, layers, graph)
     lines += hoisted_backward_lines(plan)
     lines += penalty_lines(plan)
     grads = grads_return(example.layouts, plan.chosen, plan.argnums, set(plan.accumulators))
     if example.aux is None:
-        lines.append(f"    return value, {grads}")
+        lines.append(f"    return _value, {grads}")
     else:
-        lines.append(f"    return (value, {_aux_lines(example.aux)}), {grads}")
+        lines.append(f"    return (_value, {_aux_lines(example.aux)}), {grads}")
     return '\n'.join(lines)
 
 
 def _argument_lines(plan: BatchPlan) -> list[str]:
     """Shared arguments unpacked, batched ones as float arrays, one column per per-example scalar."""
-    example, names, params = plan.example, plan.example.arg_names, plan.parameters
+    example, params = plan.example, plan.parameters
     lines = []
     for i in plan.shared:
-        lines += unpack_lines(names[i], example.layouts[i], '    ')
+        lines += unpack_lines(params[i], example.layouts[i], '    ', example.arg_names[i])
     for i in plan.batched:
         lines.append(f"    {params[i]} = np.asarray({params[i]}, dtype=float)")
     lines += batch_count_lines(plan)
@@ -411,7 +413,9 @@ def _looped_forward_lines(plan: BatchPlan, layers: list[Layer]) -> list[str]:
                 lines += _layer_forward(layer)
             lines.append(f"    {step.name} = {layer.name}_out[{j}]")
         elif step.name not in fused:
-            lines.append(f"    {step.name} = {forward_expression(step, fnames)}")
+            label = plan.example.labels.get(step.name)
+            line = f"    {step.name} = {forward_expression(step, fnames)}"
+            lines.append(f"{line}  # {comment_text(label)}" if label else line)
     return lines
 
 
@@ -443,18 +447,18 @@ def _batch_line_writer(plan: BatchPlan, graph: SymbolGraph, lines: list[str]) ->
     def write(node: SymbolNode, position: int, parent: SymbolNode, local: Any, contribution: Any) -> None:
         if not worth_a_line(node, parent, contribution, plan.wanted):
             return
-        target = parent.name
-        comment = f"  # {node._op}: ∂{node.name}/∂{target} = {derivative_text(local)}"
+        target, grad = parent.name, grad_name(parent.name)
+        comment = f"  # {comment_text(node._op)}: ∂{node.name}/∂{target} = {derivative_text(local)}"
         if target in plan.batched_names:
             text = derivative_text(contribution)
-            lines.append(f"    grad_{target} = grad_{target} + {text}{comment}" if target in graph.has_grad
-                         else f"    grad_{target} = {text}{comment}")
+            lines.append(f"    {grad} = {grad} + {text}{comment}" if target in graph.has_grad
+                         else f"    {grad} = {text}{comment}")
         else:  # a shared value: sum this contribution over the examples
             if isinstance(local, Symbol) and local.text in plan.batched_names:
                 summed = f"dot({node.grad.text}, {local.text})"
             else:
                 summed = f"total({derivative_text(contribution)})"
-            lines.append(f"    grad_{target} += {summed}{comment}")
+            lines.append(f"    {grad} += {summed}{comment}")
         graph.receive(target)
     return write
 
@@ -462,14 +466,14 @@ def _batch_line_writer(plan: BatchPlan, graph: SymbolGraph, lines: list[str]) ->
 def _aux_lines(aux: Any) -> str:
     """The aux of every example as plain lists (a number per example, or a row)."""
     def column(operand: Any) -> str:  # a shared value or constant is the same for every example
-        return f"np.broadcast_to({operand_text(operand)}, (count,)).astype(float)"
+        return f"np.broadcast_to({operand_text(operand)}, (_count,)).astype(float)"
     if isinstance(aux, list):
-        return f"np.stack([{', '.join(map(column, aux))}], axis=1).tolist()" if aux else "[[]] * count"
+        return f"np.stack([{', '.join(map(column, aux))}], axis=1).tolist()" if aux else "[[]] * _count"
     return f"{column(aux)}.tolist()"
 
 
 def _column_lines(source: str, layout: Any, index: tuple[int, ...]) -> list[str]:
-    """``x_0 = x_batch[:, 0]``: each per-example scalar as its column of the batch."""
+    """``_a1_0 = _b1[:, 0]``: each per-example scalar as its column of the batch."""
     if isinstance(layout, str):
         where = ', '.join([':'] + [str(i) for i in index])
         return [f"    {layout} = {source}[{where}]" if index else f"    {layout} = {source}"]
@@ -497,28 +501,28 @@ def _layer_backward(layer: Layer, graph: SymbolGraph, plan: BatchPlan) -> list[s
     :func:`fusion_matches_the_rules` reads before any layer is fused.
     """
     name = layer.name
-    rows = ', '.join(f"grad_{o}" if o in graph.has_grad else 'zero' for o in layer.outputs)
+    rows = ', '.join(grad_name(o) if o in graph.has_grad else '_zero' for o in layer.outputs)
     lines = [f"    # {name} backward: grad_W = G @ Xᵀ, grad_b = G summed over examples, grad_X = Wᵀ @ G",
-             "    zero = np.zeros(count)",
+             "    _zero = np.zeros(_count)",
              f"    {name}_g = np.stack(({rows},))"]
     if any(w in plan.wanted for row in layer.weights for w in row):
         lines.append(f"    {name}_gw = ({name}_g @ {name}_x.T).tolist()")
         for j, row in enumerate(layer.weights):
             for k, w in enumerate(row):
                 if w in plan.wanted:
-                    lines.append(f"    grad_{w} += {name}_gw[{j}][{k}]")
+                    lines.append(f"    {grad_name(w)} += {name}_gw[{j}][{k}]")
                     graph.receive(w)
     if any(isinstance(b, str) and b in plan.wanted for b in layer.biases):
         lines.append(f"    {name}_gb = {name}_g.sum(axis=1).tolist()")
         for j, b in enumerate(layer.biases):
             if isinstance(b, str) and b in plan.wanted:
-                lines.append(f"    grad_{b} += {name}_gb[{j}]")
+                lines.append(f"    {grad_name(b)} += {name}_gb[{j}]")
                 graph.receive(b)
     wanted_inputs = [(k, x) for k, x in enumerate(layer.inputs) if x in plan.wanted]
     if wanted_inputs:
         lines.append(f"    {name}_gx = {name}_w.T @ {name}_g")
         for k, x in wanted_inputs:
-            lines.append(f"    grad_{x} = grad_{x} + {name}_gx[{k}]" if x in graph.has_grad
-                         else f"    grad_{x} = {name}_gx[{k}]")
+            lines.append(f"    {grad_name(x)} = {grad_name(x)} + {name}_gx[{k}]" if x in graph.has_grad
+                         else f"    {grad_name(x)} = {name}_gx[{k}]")
             graph.receive(x)
     return lines

@@ -1,23 +1,31 @@
 """Writing a traced program down as straight-line Python: forward lines, then backward lines.
 
 Forward, each step is one line computed by the operation's forward function
-from the rule table (``v2 = tanh(v1)``; ``+ - *`` and negation as operators).
+from the rule table (``_v2 = tanh(_v1)``; ``+ - *`` and negation as operators).
 Backward, nothing is derived here: the engine's one chain-rule walker
 (:func:`autodiff.chain_rule.backpropagate`) walks the steps, last first,
-with symbols in place of numbers (:data:`GENERATED_CODE_MATH`, the symbolic math),
+with symbols in place of numbers (:data:`~autodiff.symbolic.SYMBOLIC_MATH`),
 and hands over each ``upstream × local`` contribution as a formula; this
-module writes it as a line, ``grad_x += <contribution>  # op: ∂out/∂x = <local>``.
+module writes it as a line, ``_ga0 += <contribution>  # op: ∂out/∂x = <local>``.
+Names are positional (see :mod:`autodiff.codegen.tracing`): ``_a0`` is the
+first argument, ``_v1`` the first step, ``_gv1`` its gradient.
 
 >>> from autodiff.codegen.tracing import trace
 >>> print(python_source(trace(lambda x, y: x * y, (1.0, 2.0))))
-def f(x, y):
+def _compiled(_a0, _a1):
+    # <lambda>(x, y), with x as _a0, y as _a1
     # forward: one line per operation
-    v1 = x * y
-    # backward: grad_v is ∂f/∂v, from the output back to the inputs
-    grad_v1 = 1.0
-    grad_x = grad_v1 * y  # *: ∂v1/∂x = y
-    grad_y = grad_v1 * x  # *: ∂v1/∂y = x
-    return v1, (grad_x, grad_y)
+    _v1 = _a0 * _a1
+    # backward, output to inputs: _gv1 is ∂<lambda>/∂_v1, _ga0 is ∂<lambda>/∂_a0, and so on
+    _gv1 = 1.0
+    _ga0 = _gv1 * _a1  # *: ∂_v1/∂_a0 = _a1
+    _ga1 = _gv1 * _a0  # *: ∂_v1/∂_a1 = _a0
+    return _v1, (_ga0, _ga1)
+
+A long program is cut into parts of at most `PART_LINES` lines, each its
+own function (see `python_parts`): CPython's compiler then never holds more
+than one part, so compiling a million operations costs memory in
+proportion to the eager graph, not many times it.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ import builtins
 import itertools
 import linecache
 import operator
+import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -37,12 +46,14 @@ from autodiff.codegen.tracing import (
     Program,
     Step,
     argnum_list,
+    comment_text,
     flatten_layout,
     function_names,
+    grad_name,
 )
 from autodiff.rule_math import FLOAT_MATH, RULE_MATH_NAMES
 from autodiff.rules import RULES
-from autodiff.symbolic import Symbol, SymbolicMath, number_text
+from autodiff.symbolic import SYMBOLIC_MATH, Symbol, number_text
 
 #: Forward functions written as Python operators (the engine computes them so too).
 INFIX = {operator.add: '+', operator.sub: '-', operator.mul: '*'}
@@ -69,8 +80,8 @@ def namespace() -> dict[str, Any]:
 def operand_text(operand: Operand) -> str:
     """A variable's name, or a constant written as a literal.
 
-    >>> operand_text('v1'), operand_text(2.0), operand_text(-0.5)
-    ('v1', '2', '-0.5')
+    >>> operand_text('_v1'), operand_text(2.0), operand_text(-0.5)
+    ('_v1', '2', '-0.5')
     """
     return operand if isinstance(operand, str) else number_text(operand)
 
@@ -78,10 +89,10 @@ def operand_text(operand: Operand) -> str:
 def forward_expression(step: Step, names: dict[str, str]) -> str:
     """The right-hand side computing a step: infix for + - * and negation, else a call.
 
-    >>> forward_expression(Step('v2', '+', ('v1', 1.0)), function_names())
-    'v1 + 1'
-    >>> forward_expression(Step('v3', '**', ('v2', 3.0)), function_names())
-    'power(v2, 3)'
+    >>> forward_expression(Step('_v2', '+', ('_v1', 1.0)), function_names())
+    '_v1 + 1'
+    >>> forward_expression(Step('_v3', '**', ('_v2', 3.0)), function_names())
+    'power(_v2, 3)'
     """
     forward = RULES[step.op].forward
     texts = [operand_text(o) for o in step.operands]
@@ -97,8 +108,8 @@ def forward_expression(step: Step, names: dict[str, str]) -> str:
 def derivative_text(d: Symbol | float) -> str:
     """A local derivative (or a contribution) as written in generated code.
 
-    >>> derivative_text(Symbol('grad_v1') * Symbol('x')), derivative_text(3.0)
-    ('grad_v1 * x', '3')
+    >>> derivative_text(Symbol('_gv1') * Symbol('_a0')), derivative_text(3.0)
+    ('_gv1 * _a0', '3')
     """
     return str(d) if isinstance(d, Symbol) else number_text(d)
 
@@ -111,8 +122,8 @@ def wanted_names(steps: Sequence[Step], inputs: set[str]) -> set[str]:
 
     >>> from autodiff.codegen.tracing import trace
     >>> steps = trace(lambda w, x: w * x + x, (1.0, 2.0)).steps
-    >>> sorted(wanted_names(steps, {'w'}))
-    ['v1', 'v2', 'w']
+    >>> sorted(wanted_names(steps, {'_a0'}))
+    ['_a0', '_v1', '_v2']
     """
     wanted = set(inputs)
     for step in steps:
@@ -128,7 +139,7 @@ class SymbolNode:
     """A variable (or constant) of generated code, shaped like a `Value` for the chain-rule walker.
 
     ``data`` is what a rule sees for it: ``Symbol(name)``, or the constant
-    itself; ``grad`` is ``Symbol('grad_<name>')`` once a gradient has
+    itself; ``grad`` is the symbol of `grad_name` once a gradient has
     reached it, else 0.0; ``_op``, ``_a``, ``_b`` are the step, as in `Value`.
     """
 
@@ -150,11 +161,11 @@ class SymbolGraph:
     """Steps as `SymbolNode` graphs for :func:`~autodiff.chain_rule.backpropagate`, and who has a gradient.
 
     One node per variable name, shared by every step that reads it;
-    ``has_grad`` holds the names whose ``grad_<name>`` exists in the code.
+    ``has_grad`` holds the names whose gradient variable exists in the code.
 
-    >>> graph = SymbolGraph(has_grad={'v1'})
-    >>> [node._op for node in graph.order([Step('v1', 'exp', ('x',))])], graph.node('v1').grad
-    (['exp'], Symbol('grad_v1'))
+    >>> graph = SymbolGraph(has_grad={'_v1'})
+    >>> [node._op for node in graph.order([Step('_v1', 'exp', ('_a0',))])], graph.node('_v1').grad
+    (['exp'], Symbol('_gv1'))
     """
 
     def __init__(self, has_grad: Iterable[str] = ()):
@@ -169,7 +180,7 @@ class SymbolGraph:
         if node is None:
             node = self.nodes[operand] = SymbolNode(operand, Symbol(operand))
             if operand in self.has_grad:
-                node.grad = Symbol('grad_' + operand)
+                node.grad = Symbol(grad_name(operand))
         return node
 
     def order(self, steps: Iterable[Step]) -> list[SymbolNode]:
@@ -183,44 +194,16 @@ class SymbolGraph:
         return order
 
     def receive(self, name: str) -> None:
-        """Record that ``grad_<name>`` now exists: later contributions add to it and flow on from it."""
+        """Record that ``name``'s gradient now exists: later contributions add to it and flow on from it."""
         self.has_grad.add(name)
-        self.node(name).grad = Symbol('grad_' + name)
+        self.node(name).grad = Symbol(grad_name(name))
 
     def walk(self, steps: Sequence[Step], write: Callable[..., None]) -> None:
         """The chain rule over ``steps``, last first: ``write`` gets each contribution worth a line."""
-        backpropagate(self.order(steps), write, m=GENERATED_CODE_MATH, primal=symbol_of)
-
-
-class GeneratedCodeMath(SymbolicMath):
-    """SYMBOLIC_MATH as generated code needs it: a power that could raise is written as a call.
-
-    Generated code evaluates both branches of ``select(...)``, so a slope
-    must not raise where the eager engine, which picks one branch, gives a
-    number (``pow`` at (0, 0) computes 0 ** -1 in the branch it drops).
-    ``x ** c`` with a constant ``c >= 0`` cannot divide by zero and stays
-    inline (fast); any other exponent becomes ``ieee_power(x, y)``, the
-    float (or array) function that gives inf and nan as the eager engine does.
-
-    >>> x, y = Symbol('x'), Symbol('y')
-    >>> str(GENERATED_CODE_MATH.ieee_power(x, 2.0)), str(GENERATED_CODE_MATH.ieee_power(x, y - 1))
-    ('x ** 2', 'ieee_power(x, y - 1)')
-    """
-
-    def __getattribute__(self, name: str) -> Any:
-        if name == 'ieee_power':
-            return _power_text
-        return super().__getattribute__(name)
-
-
-def _power_text(x: Symbol | float, y: Symbol | float) -> Symbol | float:
-    if not isinstance(y, Symbol) and y >= 0:
-        return x ** y
-    return Symbol(f"ieee_power({derivative_text(x)}, {derivative_text(y)})")
-
-
-#: The namespace the chain-rule walker runs the rules with when writing code.
-GENERATED_CODE_MATH = GeneratedCodeMath()
+        # SYMBOLIC_MATH writes a power that could raise (a negative or fractional
+        # exponent) as the call ieee_power(x, y): generated code evaluates both
+        # branches of select(...), and neither may raise where eager gives a number.
+        backpropagate(self.order(steps), write, m=SYMBOLIC_MATH, primal=symbol_of)
 
 
 def symbol_of(node: SymbolNode) -> Symbol | float:
@@ -248,9 +231,9 @@ def backward_lines(steps: Sequence[Step], seeded: set[str], accumulators: set[st
     initialised before and only ever added to.  Returns the lines and the
     names that hold a gradient afterwards.
 
-    >>> lines, _ = backward_lines([Step('v1', 'sin', ('x',))], {'v1'}, set(), {'x'}, '')
+    >>> lines, _ = backward_lines([Step('_v1', 'sin', ('_a0',))], {'_v1'}, set(), {'_a0'}, '')
     >>> lines
-    ['grad_x = grad_v1 * cos(x)  # sin: ∂v1/∂x = cos(x)']
+    ['_ga0 = _gv1 * cos(_a0)  # sin: ∂_v1/∂_a0 = cos(_a0)']
     """
     graph = SymbolGraph(set(seeded) | set(accumulators))
     lines: list[str] = []
@@ -261,8 +244,8 @@ def backward_lines(steps: Sequence[Step], seeded: set[str], accumulators: set[st
             return
         assign = '+=' if parent.name in graph.has_grad else '='
         graph.receive(parent.name)
-        lines.append(f"{indent}grad_{parent.name} {assign} {derivative_text(contribution)}"
-                     f"  # {node._op}: ∂{node.name}/∂{parent.name} = {derivative_text(local)}")
+        lines.append(f"{indent}{grad_name(parent.name)} {assign} {derivative_text(contribution)}"
+                     f"  # {comment_text(node._op)}: ∂{node.name}/∂{parent.name} = {derivative_text(local)}")
     graph.walk(steps, write_line)
     return lines, graph.has_grad
 
@@ -273,8 +256,8 @@ def backward_lines(steps: Sequence[Step], seeded: set[str], accumulators: set[st
 def grads_return(layouts: list[Layout], chosen: list[int], argnums: Any, has_grad: set[str]) -> str:
     """The returned gradients: one per chosen argument, in its shape (a bare one for an int argnums).
 
-    >>> grads_return(['x', ['w_0', 'w_1']], [1], None, {'w_0'})
-    '([grad_w_0, 0.0],)'
+    >>> grads_return(['_a0', ['_a1_0', '_a1_1']], [1], None, {'_a1_0'})
+    '([_ga1_0, 0.0],)'
     """
     texts = [_grads_text(layouts[i], has_grad) for i in chosen]
     if isinstance(argnums, int):
@@ -285,20 +268,24 @@ def grads_return(layouts: list[Layout], chosen: list[int], argnums: Any, has_gra
 def _grads_text(layout: Layout, has_grad: set[str]) -> str:
     """The gradients of one argument, in the argument's shape."""
     if isinstance(layout, str):
-        return f"grad_{layout}" if layout in has_grad else '0.0'
+        return grad_name(layout) if layout in has_grad else '0.0'
     return '[' + ', '.join(_grads_text(item, has_grad) for item in layout) + ']'
 
 
-def unpack_lines(name: str, layout: Layout, indent: str) -> list[str]:
-    """``(w_0, w_1) = w``: the scalars of a list argument as local variables.
+def unpack_lines(name: str, layout: Layout, indent: str, shown: str = '') -> list[str]:
+    """``(_a0_0, _a0_1) = _a0``: the scalars of a list argument as local variables.
 
-    >>> unpack_lines('w', ['w_0', ['w_1_0']], '')
-    ['(w_0, (w_1_0,)) = w']
+    One entry per statement (a long one spans lines); ``shown`` names the
+    argument in the error for a list that should be empty.
+
+    >>> unpack_lines('_a0', ['_a0_0', ['_a0_1_0']], '')
+    ['(_a0_0, (_a0_1_0,)) = _a0']
     """
     if isinstance(layout, str):
         return []
     if not layout:
-        return [f"{indent}if len({name}) != 0:", f"{indent}    raise ValueError('{name} must be empty')"]
+        message = repr(f"{shown or name} must be empty")
+        return [f"{indent}if len({name}) != 0:\n{indent}    raise ValueError({message})"]
 
     def targets(item: Layout) -> str:
         return item if isinstance(item, str) else '(' + ', '.join(map(targets, item)) + (
@@ -306,7 +293,8 @@ def unpack_lines(name: str, layout: Layout, indent: str) -> list[str]:
     text = ', '.join(targets(item) for item in layout)
     if len(layout) == 1:
         text += ','
-    return [f"{indent}{line}" for line in _wrap_line(f"({text}) = {name}")]
+    return [f"\n{indent}".join(f"{indent}{line}" if i == 0 else line
+                               for i, line in enumerate(_wrap_line(f"({text}) = {name}")))]
 
 
 def _wrap_line(line: str, width: int = 100) -> list[str]:
@@ -323,56 +311,151 @@ def _wrap_line(line: str, width: int = 100) -> list[str]:
     return pieces + [current]
 
 
+def header_comment(program: Program, names: Sequence[str], indent: str = '    ') -> str:
+    """The comment that says which argument is which: user text, escaped, in a comment only.
+
+    >>> from autodiff.codegen.tracing import trace
+    >>> header_comment(trace(lambda w, x: w[0] * x, ([1.0], 2.0)), ['_a0', '_a1'], '')
+    '# <lambda>(w, x), with w as _a0 (w[i] as _a0_i), x as _a1'
+    """
+    described = []
+    for user, name, layout in zip(program.arg_names, names, program.layouts):
+        item = '' if isinstance(layout, str) else f" ({user}[i] as {name}_i)"
+        described.append(f"{user} as {name}{item}")
+    text = f"{program.name}({', '.join(program.arg_names)}), with {', '.join(described)}"
+    return f"{indent}# {comment_text(text)}"
+
+
+def forward_lines(program: Program, steps: Iterable[Step], indent: str) -> list[str]:
+    """One line per step, the step's label (if it has one) as a comment."""
+    names, labels = function_names(), program.labels
+    lines = []
+    for s in steps:
+        line = f"{indent}{s.name} = {forward_expression(s, names)}"
+        label = labels.get(s.name)
+        lines.append(f"{line}  # {comment_text(label)}" if label else line)
+    return lines
+
+
 def python_source(program: Program, argnums: int | Sequence[int] | None = None) -> str:
     """The generated Python function for ``program``: forward, then backward.
 
+    A long program comes as several functions (`python_parts`), the main one last.
+
     >>> from autodiff.codegen.tracing import trace
     >>> print(python_source(trace(lambda x: x.exp() * 3.0, (1.0,)), argnums=0))
-    def f(x):
+    def _compiled(_a0):
+        # <lambda>(x), with x as _a0
         # forward: one line per operation
-        v1 = exp(x)
-        v2 = v1 * 3
-        # backward: grad_v is ∂f/∂v, from the output back to the inputs
-        grad_v2 = 1.0
-        grad_v1 = grad_v2 * 3  # *: ∂v2/∂v1 = 3
-        grad_x = grad_v1 * v1  # exp: ∂v1/∂x = v1
-        return v2, grad_x
+        _v1 = exp(_a0)
+        _v2 = _v1 * 3
+        # backward, output to inputs: _gv1 is ∂<lambda>/∂_v1, _ga0 is ∂<lambda>/∂_a0, and so on
+        _gv2 = 1.0
+        _gv1 = _gv2 * 3  # *: ∂_v2/∂_v1 = 3
+        _ga0 = _gv1 * _v1  # exp: ∂_v1/∂_a0 = _v1
+        return _v2, _ga0
+    """
+    return '\n\n'.join(python_parts(program, argnums))
+
+
+#: The longest function body generated in one piece; longer ones are cut into parts.
+PART_LINES = 2000
+#: The generated identifiers (``_a0``, ``_a0_1``, ``_v12``, ``_gv12``, ``_p3``): what crosses between parts.
+_GENERATED_NAME = re.compile(r'(?<![\w.])_[a-z]{1,2}\d+(?:_\d+)*\b')
+MAIN = '_compiled'
+
+
+def python_parts(program: Program, argnums: int | Sequence[int] | None = None) -> list[str]:
+    """The generated function as source pieces, each a complete ``def``; the main one (`MAIN`) last.
+
+    Up to `PART_LINES` statements it is one function.  Beyond, the body is
+    cut into parts ``_part1``, ``_part2``, ...: each reads the variables it
+    needs from earlier parts out of one dict and leaves there the ones later
+    parts read; the main function calls them in order.
     """
     chosen = argnum_list(argnums, len(program.layouts))
-    lines = [f"def {program.name}({', '.join(program.arg_names)}):"]
-    for name, layout in zip(program.arg_names, program.layouts):
-        lines += unpack_lines(name, layout, '    ')
-    lines.append('    # forward: one line per operation')
-    names = function_names()
-    lines += [f"    {s.name} = {forward_expression(s, names)}" for s in program.steps]
-    lines.append(f"    # backward: grad_v is ∂{program.name}/∂v, from the output back to the inputs")
+    params = [f"_a{i}" for i in range(len(program.layouts))]
+    body = []
+    for name, user, layout in zip(params, program.arg_names, program.layouts):
+        body += unpack_lines(name, layout, '    ', user)
+    body.append('    # forward: one line per operation')
+    body += forward_lines(program, program.steps, '    ')
+    who = comment_text(program.name)
+    body.append(f"    # backward, output to inputs: _gv1 is ∂{who}/∂_v1, _ga0 is ∂{who}/∂_a0, and so on")
     seeded = set()
     if isinstance(program.output, str):
-        lines.append(f"    grad_{program.output} = 1.0")
+        body.append(f"    {grad_name(program.output)} = 1.0")
         seeded.add(program.output)
     wanted = wanted_names(program.steps, {n for i in chosen for n in flatten_layout(program.layouts[i])})
     more, has_grad = backward_lines(program.steps, seeded, set(), wanted, '    ')
-    lines += more
+    body += more
+    del more
     grads = grads_return(program.layouts, chosen, argnums, has_grad)
-    lines.append(f"    return {operand_text(program.output)}, {grads}")
-    return '\n'.join(lines)
+    body.append(f"    return {operand_text(program.output)}, {grads}")
+    head = [f"def {MAIN}({', '.join(params)}):", header_comment(program, params)]
+    if len(body) <= PART_LINES:
+        return ['\n'.join(head + body)]
+    return _cut_into_parts(head, body, params)
 
 
+def _cut_into_parts(head: list[str], body: list[str], params: list[str]) -> list[str]:
+    """``body`` as functions of at most `PART_LINES` statements sharing variables through a dict.
+
+    A part reads from the dict the names that earlier parts (or the
+    arguments) defined, and stores there the names it assigns that a later
+    part reads.  One pass over the lines; memory in proportion to them.
+    """
+    pieces = [body[i:i + PART_LINES] for i in range(0, len(body), PART_LINES)]
+    appearing: list[set[str]] = []
+    assigned: list[set[str]] = []
+    last_part: dict[str, int] = {}  # the last part each name appears in
+    for k, piece in enumerate(pieces):
+        seen, targets = set(), set()
+        for line in piece:
+            code = line.split('  # ', 1)[0]
+            seen.update(_GENERATED_NAME.findall(code))
+            target = _ASSIGNMENT.split(code, maxsplit=1)
+            if len(target) == 2:
+                targets.update(_GENERATED_NAME.findall(target[0]))
+        for name in seen:
+            last_part[name] = k
+        appearing.append(seen)
+        assigned.append(targets)
+    defined, parts = set(params), []
+    for k, piece in enumerate(pieces):
+        imports = sorted(appearing[k] & defined)
+        exports = sorted(name for name in assigned[k] if last_part[name] > k)
+        lines = [f"def _part{k + 1}(_s):"]
+        lines += [f"    {name} = _s[{name!r}]" for name in imports]
+        lines += piece
+        lines += [f"    _s[{name!r}] = {name}" for name in exports]
+        parts.append('\n'.join(lines))
+        defined |= assigned[k]
+    start = '    _s = {' + ', '.join(f"{name!r}: {name}" for name in params) + '}'
+    calls = [f"    _part{k}(_s)" for k in range(1, len(pieces))] + [f"    return _part{len(pieces)}(_s)"]
+    return parts + ['\n'.join(head + [start] + calls)]
+
+
+#: Where an assignment's targets end: `` = `` or `` += `` (generated code has no other).
+_ASSIGNMENT = re.compile(r' \+?= ')
 _source_counter = itertools.count(1)
 
 
-def build(source: str, name: str, space: dict[str, Any]) -> Callable[..., Any]:
-    """Compile generated source and return its function.
+def build(source: str | Sequence[str], name: str, space: dict[str, Any]) -> Callable[..., Any]:
+    """Compile generated source (one piece, or the pieces of `python_parts`) and return its function.
 
-    The source is registered with :mod:`linecache`, so a traceback (a
-    domain error, say) shows the generated line that failed.
+    Each piece is compiled on its own, so CPython's compiler holds one at a
+    time.  The source is registered with :mod:`linecache`, so a traceback
+    (a domain error, say) shows the generated line that failed.
 
     >>> build('def double(x):\\n    return 2 * x\\n', 'double', {})(4.0)
     8.0
     """
-    filename = f"<autodiff.codegen {name} #{next(_source_counter)}>"
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    code = builtins.compile(source, filename, 'exec')
+    pieces = [source] if isinstance(source, str) else source
     scope: dict[str, Any] = dict(space)
-    exec(code, scope)  # noqa: S102 - the code is ours, generated from the rule table
+    for piece in pieces:
+        filename = f"<autodiff.codegen {name} #{next(_source_counter)}>"
+        linecache.cache[filename] = (len(piece), None, piece.splitlines(True), filename)
+        code = builtins.compile(piece, filename, 'exec')
+        exec(code, scope)  # noqa: S102 - the code is ours, generated from the rule table
     return scope[name]

@@ -3,12 +3,17 @@
 The result, a :class:`Program`, is the intermediate representation every
 code generator reads: the arguments' variable names, one :class:`Step`
 (``name = op(*operands)``) per operation in topological order, and the
-output.  Naming lives here too: which identifiers the generated code owns
-(its functions, ``grad_*``), so that user variables are renamed around them.
+output.  Naming lives here too.  Every identifier of generated code is
+positional and starts with an underscore: argument ``i`` is ``_a<i>`` (its
+scalars ``_a<i>_<j>``...), step ``k`` is ``_v<k>``, a gradient is ``_g`` and
+the name without its underscore (``_gv3``).  A user never writes those names,
+and nothing a user wrote (an argument's name, a label, an operation's name)
+becomes an identifier: user text appears only in comments (`comment_text`)
+and string literals (``repr``), so no name can collide with or break the code.
 
 >>> program = trace(lambda x, y: (x * y + y).tanh(), (0.5, 2.0))
 >>> [(s.name, s.op, s.operands) for s in program.steps]
-[('v1', '*', ('x', 'y')), ('v2', '+', ('v1', 'y')), ('v3', 'tanh', ('v2',))]
+[('_v1', '*', ('_a0', '_a1')), ('_v2', '+', ('_v1', '_a1')), ('_v3', 'tanh', ('_v2',))]
 """
 
 from __future__ import annotations
@@ -16,15 +21,13 @@ from __future__ import annotations
 import builtins
 import inspect
 import itertools
-import keyword
 import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from autodiff import scalar_math
 from autodiff.modes import enable_grad
-from autodiff.rule_math import RULE_MATH_NAMES
 from autodiff.rules import RULES
 from autodiff.symbolic import number_text
 from autodiff.value import Value
@@ -43,12 +46,14 @@ class TraceMismatchError(RuntimeError):
     """
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(NamedTuple):
     """One operation of a trace: ``name = op(*operands)``.
 
-    >>> Step('v1', '*', ('x', 2.0))
-    Step(name='v1', op='*', operands=('x', 2.0))
+    A named tuple rather than a dataclass: a trace of a million operations
+    makes a million steps, and a tuple is the cheapest object to make.
+
+    >>> Step('_v1', '*', ('_a0', 2.0))
+    Step(name='_v1', op='*', operands=('_a0', 2.0))
     """
 
     name: str
@@ -63,12 +68,15 @@ class Program:
     ``layouts[i]`` holds the variable names of argument ``i``'s scalars in
     the argument's own shape; ``steps`` are in topological order (each after
     its operands); ``output`` is the name (or constant) of the result.
+    ``name`` and ``arg_names`` are the user's (text for comments and error
+    messages, never identifiers); ``labels`` maps a step's name to its
+    node's label, for the same comments.
 
     >>> program = trace(lambda x, y: x * y + 1.0, (2.0, 3.0))
     >>> program.steps
-    [Step(name='v1', op='*', operands=('x', 'y')), Step(name='v2', op='+', operands=('v1', 1.0))]
-    >>> program.output, program.inputs
-    ('v2', ['x', 'y'])
+    [Step(name='_v1', op='*', operands=('_a0', '_a1')), Step(name='_v2', op='+', operands=('_v1', 1.0))]
+    >>> program.output, program.inputs, program.arg_names
+    ('_v2', ['_a0', '_a1'], ['x', 'y'])
     """
 
     name: str
@@ -79,6 +87,7 @@ class Program:
     inputs: list[str] = field(default_factory=list)
     #: What a ``has_aux`` function returned beside its value: an operand, or a list of them.
     aux: Operand | list[Operand] | None = None
+    labels: dict[str, str] = field(default_factory=dict)
 
     def signature(self) -> list[tuple]:
         """The program with constants written as text (so nan equals nan), for comparisons."""
@@ -90,8 +99,8 @@ class Program:
 
 
 def trace(fn: Callable[..., Any], example_args: Sequence[Any], *,
-          arg_names: Sequence[str] | None = None, prefix: str = 'v', taken: set[str] = frozenset(),
-          has_aux: bool = False) -> Program:
+          arg_names: Sequence[str] | None = None, prefix: str = '_v', has_aux: bool = False,
+          positions: Sequence[int] | None = None) -> Program:
     """Run ``fn`` on `Value` leaves made from ``example_args`` and record its operations.
 
     Arguments may be numbers, `Value` objects (used as the inputs themselves,
@@ -99,18 +108,21 @@ def trace(fn: Callable[..., Any], example_args: Sequence[Any], *,
     Operations whose operands are all constants are folded to constants.
     With ``has_aux`` the function returns ``(value, aux)``, aux a scalar or a
     list of scalars to be reported (not differentiated), as in JAX.
+    Steps are named ``prefix`` and a number; argument ``i`` is ``_a<i>``, or
+    ``_a<positions[i]>`` (a penalty traced on some of a batch function's arguments).
 
     >>> program = trace(lambda w, x: w[0] * x + w[1], ([2.0, 1.0], 3.0))
     >>> program.layouts
-    [['w_0', 'w_1'], 'x']
+    [['_a0_0', '_a0_1'], '_a1']
     >>> [(s.op, s.operands) for s in program.steps]
-    [('*', ('w_0', 'x')), ('+', ('v1', 'w_1'))]
+    [('*', ('_a0_0', '_a1')), ('+', ('_v1', '_a0_1'))]
     """
     names = list(arg_names) if arg_names is not None else _parameter_names(fn, len(example_args))
+    positions = list(positions) if positions is not None else list(range(len(example_args)))
     inputs: dict[Value, str] = {}
     layouts, traced_args = [], []
-    for name, arg in zip(names, example_args):
-        traced, layout = _make_inputs(arg, name, inputs)
+    for position, user_name, arg in zip(positions, names, example_args):
+        traced, layout = _make_inputs(arg, f"_a{position}", user_name, inputs)
         traced_args.append(traced)
         layouts.append(layout)
     with enable_grad():
@@ -120,14 +132,16 @@ def trace(fn: Callable[..., Any], example_args: Sequence[Any], *,
     # The value's graph first, in the eager order; then whatever only the aux needs.
     roots = [r for r in [result] + aux_list(aux) if isinstance(r, Value)]
     order = [node for root in roots for node in _topological_order(root, inputs)]
-    steps = _record_steps(order, operand_of, set(inputs.values()) | reserved_names() | set(taken), prefix)
+    labels: dict[str, str] = {}
+    steps = _record_steps(order, operand_of, labels, prefix)
+    del order  # the traced graph is freed as soon as its steps are recorded
 
     def operand(node: Value | numbers.Real) -> Operand:
         return operand_of[node] if isinstance(node, Value) else float(node)
     program_aux = None if aux is None else (
         [operand(a) for a in aux] if isinstance(aux, (list, tuple)) else operand(aux))
     return Program(_function_name(fn), names, layouts, steps, operand(result), list(inputs.values()),
-                   program_aux)
+                   program_aux, labels)
 
 
 def _checked_result(fn: Callable[..., Any], result: Any, has_aux: bool) -> tuple[Any, Any]:
@@ -144,11 +158,14 @@ def _checked_result(fn: Callable[..., Any], result: Any, has_aux: bool) -> tuple
     return result, aux
 
 
-def _record_steps(order: list[Value], operand_of: dict[Value, Operand], taken: set[str],
+def _record_steps(order: list[Value], operand_of: dict[Value, Operand], labels: dict[str, str],
                   prefix: str) -> list[Step]:
-    """One step per operation node of ``order``; ``operand_of`` learns each node's name or constant."""
-    counter = itertools.count(1)
+    """One step per operation node of ``order``; ``operand_of`` learns each node's name or constant.
+
+    ``labels`` learns the label of every labelled step (for comments only).
+    """
     steps: list[Step] = []
+    rules = RULES
     for node in order:
         if node in operand_of:
             continue
@@ -158,9 +175,11 @@ def _record_steps(order: list[Value], operand_of: dict[Value, Operand], taken: s
             # its value is the same for every input, so it is a constant.
             operand_of[node] = node.data
             continue
-        if node._op not in RULES:
+        if node._op not in rules:
             raise ValueError(f"no derivative rule for operation {node._op!r}; known: {', '.join(RULES)}")
-        name = _node_name(node, prefix, counter, taken)
+        name = f"{prefix}{len(steps) + 1}"
+        if node.label:
+            labels[name] = node.label
         steps.append(Step(name, node._op, operands))
         operand_of[node] = name
     return steps
@@ -177,17 +196,20 @@ def aux_list(aux: Any) -> list:
     return list(aux) if isinstance(aux, (list, tuple)) else [aux]
 
 
-def _make_inputs(arg: Any, name: str, inputs: dict[Value, str]) -> tuple[Any, Layout]:
-    """Leaves for one argument, in its shape, registering each under its variable name."""
+def _make_inputs(arg: Any, name: str, shown: str, inputs: dict[Value, str]) -> tuple[Any, Layout]:
+    """Leaves for one argument, in its shape, registering each under its variable name.
+
+    ``name`` is the generated variable (``_a0_1``), ``shown`` how errors name it (``w[1]``).
+    """
     if isinstance(arg, (Value, numbers.Real)):
         leaf = arg if isinstance(arg, Value) else Value(arg)
         if leaf in inputs:
-            raise ValueError(f"the same Value is passed twice, as {inputs[leaf]} and {name}")
+            raise ValueError(f"the same Value is passed twice: the second time as {shown}")
         inputs[leaf] = name
         return leaf, name
     if isinstance(arg, (str, bytes)) or not hasattr(arg, '__len__'):
-        raise TypeError(f"argument {name}: expected a number, a Value or a list of them, got {arg!r}")
-    pairs = [_make_inputs(item, f"{name}_{i}", inputs) for i, item in enumerate(arg)]
+        raise TypeError(f"argument {shown}: expected a number, a Value or a list of them, got {arg!r}")
+    pairs = [_make_inputs(item, f"{name}_{i}", f"{shown}[{i}]", inputs) for i, item in enumerate(arg)]
     return [traced for traced, _ in pairs], [layout for _, layout in pairs]
 
 
@@ -219,8 +241,8 @@ def compare_traces(expected: Program, actual: Program) -> None:
     >>> compare_traces(trace(lambda x: x * 2, (1.0,)), trace(lambda x: x * 3, (1.0,)))
     Traceback (most recent call last):
     ...
-    autodiff.codegen.tracing.TraceMismatchError: f records different operations at these \
-arguments than when it was compiled: step 1 is now v1 = *(x, 3), was v1 = *(x, 2)
+    autodiff.codegen.tracing.TraceMismatchError: <lambda> records different operations at these \
+arguments than when it was compiled: step 1 is now _v1 = *(_a0, 3), was _v1 = *(_a0, 2)
     """
     if expected.layouts != actual.layouts:
         raise TraceMismatchError(f"{expected.name}: the arguments have a different shape than when compiled")
@@ -242,15 +264,36 @@ def _describe(entry: tuple | None) -> str:
 
 
 # ----------------------------------------------------------------------
-# Naming: the identifiers generated code owns, and the users' names around them.
+# Naming: positional identifiers for the code, user text only in comments and strings.
 # ----------------------------------------------------------------------
+def grad_name(name: str) -> str:
+    """The variable holding ∂output/∂``name`` in generated code.
+
+    >>> grad_name('_v3'), grad_name('_a0_2'), grad_name('_p1')
+    ('_gv3', '_ga0_2', '_gp1')
+    """
+    return '_g' + name[1:]
+
+
+def op_identifier(op: str) -> str:
+    """An operation's name as a piece of an identifier, one to one: ``sq-`` and ``sq+`` stay apart.
+
+    ASCII letters and digits stay; any other character (``_`` too) becomes
+    ``_`` + its code point in hex + ``_``, so two names never meet.
+
+    >>> op_identifier('cube'), op_identifier('sq-'), op_identifier('sq+'), op_identifier('µ')
+    ('cube', 'sq_2d_', 'sq_2b_', '_b5_')
+    """
+    return ''.join(c if c.isascii() and c.isalnum() else f"_{ord(c):x}_" for c in op)
+
+
 def function_names() -> dict[str, str]:
     """The name the generated code calls each operation's forward function by.
 
     A function of :mod:`autodiff.scalar_math` (or a builtin such as ``abs``)
     goes by its own name, so a domain error raises the engine's own message;
     a forward function defined elsewhere (an extension's `defrule`) is
-    passed in as ``forward_<op>``.
+    passed in as ``_forward_<op>`` (`op_identifier`).
 
     >>> names = function_names()
     >>> names['exp'], names['/'], names['abs'], names['tanh']
@@ -262,43 +305,29 @@ def function_names() -> dict[str, str]:
         if getattr(scalar_math, name, None) is rule.forward or getattr(builtins, name, None) is rule.forward:
             names[op] = name
         else:
-            names[op] = 'forward_' + ''.join(c if c.isalnum() else '_' for c in op)
+            names[op] = '_forward_' + op_identifier(op)
     return names
 
 
-#: Local names of the generated code itself (the batch loop's bookkeeping, builtins it calls).
-_GENERATED_LOCALS = {'abs', 'max', 'min', 'len', 'zip', 'math', 'float', 'ValueError',
-                     'seed', 'total', 'count', 'example', 'aux', 'np', 'dot', 'zero'}
+def comment_text(text: str) -> str:
+    """User text made safe for a comment: on one line, printable, any character kept visible.
 
+    A character that is not printable is written as its escape, ``\\n``:
+    that covers every character some reader takes as a line break
+    (``\\r``, ``\\x0c``, ``\\x85``, ``\\u2028`` ...), NUL and lone surrogates.
+    Printable Unicode (``µ``) stays as it is.
 
-def reserved_names() -> set[str]:
-    """Names the generated code relies on: user variables are renamed around them.
-
-    >>> {'exp', 'xlogy', 'forward_cube', 'seed'} <= reserved_names() | {'forward_cube'}
-    True
+    >>> comment_text('a\\nb # c µ')
+    'a\\\\nb # c µ'
     """
-    public_math = {name for name in dir(scalar_math) if not name.startswith('_')}
-    return public_math | RULE_MATH_NAMES | set(function_names().values()) | _GENERATED_LOCALS
-
-
-def safe_name(name: str, taken: set[str]) -> str:
-    """``name``, with underscores appended until it clashes with nothing the code uses.
-
-    A name starting ``grad_`` would pose as a gradient: it gets the prefix ``arg_``.
-
-    >>> safe_name('exp', set()), safe_name('x', {'x'}), safe_name('grad_w', set())
-    ('exp_', 'x_', 'arg_grad_w')
-    """
-    reserved = reserved_names()
-    if name.startswith('grad_'):  # appending underscores would never make it safe
-        name = 'arg_' + name
-    while name in taken or name in reserved or keyword.iskeyword(name) or name.startswith('grad_'):
-        name += '_'
-    return name
+    if text.isprintable():
+        return text
+    # repr escapes exactly the characters that are not printable (never a quote here).
+    return ''.join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _parameter_names(fn: Callable[..., Any], count: int) -> list[str]:
-    """The names of fn's first ``count`` parameters (``arg0``... where unknown)."""
+    """The names of fn's first ``count`` parameters (``arg0``... where unknown), for messages."""
     try:
         parameters = list(inspect.signature(fn).parameters.values())
     except (TypeError, ValueError):
@@ -307,34 +336,20 @@ def _parameter_names(fn: Callable[..., Any], count: int) -> list[str]:
     for i in range(count):
         p = parameters[i] if i < len(parameters) else None
         usable = p is not None and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-        names.append(safe_name(p.name if usable else f"arg{i}", set(names)))
+        names.append(p.name if usable else f"arg{i}")
     return names
-
-
-def _node_name(node: Value, prefix: str, counter: Any, taken: set[str]) -> str:
-    """The node's label when it is a usable identifier, else ``v1``, ``v2``..."""
-    label = node.label
-    if label and label.isidentifier() and not keyword.iskeyword(label) and not label.startswith('grad_') \
-            and label not in taken:
-        taken.add(label)
-        return label
-    while True:
-        name = f"{prefix}{next(counter)}"
-        if name not in taken:
-            taken.add(name)
-            return name
 
 
 def _function_name(fn: Callable[..., Any]) -> str:
     name = getattr(fn, '__name__', '')
-    return name if name.isidentifier() and not keyword.iskeyword(name) else 'f'
+    return name if isinstance(name, str) and name else 'f'
 
 
 def flatten_layout(layout: Layout) -> list[str]:
     """The variable names of one argument, in order.
 
-    >>> flatten_layout([['w_0_0', 'w_0_1'], 'w_1'])
-    ['w_0_0', 'w_0_1', 'w_1']
+    >>> flatten_layout([['_a0_0_0', '_a0_0_1'], '_a0_1'])
+    ['_a0_0_0', '_a0_0_1', '_a0_1']
     """
     return [layout] if isinstance(layout, str) else [n for item in layout for n in flatten_layout(item)]
 
