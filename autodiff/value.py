@@ -46,8 +46,18 @@ class Value:
     # most nodes have none, so the slot it would take pays for the dictionary's.
     __slots__ = ('data', 'grad', '_op', '_a', '_b', '__dict__')
     label: str = ''
+    # The slots' types, for readers and type checkers (annotations only: a
+    # slot cannot also have a class-level value).  ``_a`` is the first input,
+    # or a tuple of all inputs for a node built micrograd's way (see __init__).
+    data: float
+    grad: float
+    _op: str
+    _a: Value | tuple[Value, ...] | None
+    _b: Value | None
 
-    def __init__(self, data: Number, _children: tuple = (), _op: str = '', label: str = ''):
+    # ``data`` may be any real number (a Fraction, a NumPy scalar): it is stored as a float.
+    def __init__(self, data: Number | numbers.Real, _children: tuple = (), _op: str = '',
+                 label: str = ''):
         self.data = data if type(data) is float else _to_float(data)
         self.grad = 0.0
         if label:

@@ -23,6 +23,7 @@ import math
 import numbers
 import random
 from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, Literal, overload
 
 Row = list[float]
 
@@ -157,8 +158,23 @@ def make_spiral(n_samples: int = 100, n_classes: int = 2, *, turns: float = 1.0,
     return _finish(X, y, shuffle, noise, random_state)
 
 
+# Two return shapes, told apart by ``coef`` (the overloads let a type checker
+# see that ``X, y = make_regression()`` and ``X, y, true = ...(coef=True)`` fit).
+@overload
+def make_regression(n_samples: int = ..., *, noise: float = ..., coef: Literal[False] = ...,
+                    shuffle: bool = ..., random_state: int | random.Random | None = ...,
+                    ) -> tuple[list[Row], list[float]]: ...
+@overload
+def make_regression(n_samples: int = ..., *, noise: float = ..., coef: Literal[True],
+                    shuffle: bool = ..., random_state: int | random.Random | None = ...,
+                    ) -> tuple[list[Row], list[float], list[float]]: ...
+@overload
+def make_regression(n_samples: int = ..., *, noise: float = ..., coef: bool,
+                    shuffle: bool = ..., random_state: int | random.Random | None = ...,
+                    ) -> tuple[list[Row], list[float]] | tuple[list[Row], list[float], list[float]]: ...
 def make_regression(n_samples: int = 100, *, noise: float = 0.0, coef: bool = False, shuffle: bool = True,
-                    random_state: int | random.Random | None = None):
+                    random_state: int | random.Random | None = None,
+                    ) -> tuple[list[Row], list[float]] | tuple[list[Row], list[float], list[float]]:
     """House prices: four named features and a known linear truth plus noise.
 
     Features (`HOUSE_FEATURES`): floor area in m², bedrooms, age in years,
@@ -255,7 +271,14 @@ def train_test_split(*arrays: Sequence, test_size: float | int = 0.25, shuffle: 
     return out
 
 
-def standardize(X: Sequence, mean=None, std=None) -> tuple[list, list | float, list | float]:
+# Rows give lists (one entry per column); a flat list of numbers gives single floats.
+@overload
+def standardize(X: Sequence[Sequence[float]], mean: Sequence[float] | None = None,
+                std: Sequence[float] | None = None) -> tuple[list[Row], list[float], list[float]]: ...
+@overload
+def standardize(X: Sequence[float], mean: float | None = None,
+                std: float | None = None) -> tuple[list[float], float, float]: ...
+def standardize(X: Sequence[Any], mean: Any = None, std: Any = None) -> tuple[list[Any], Any, Any]:
     """Scale each column to mean 0 and standard deviation 1; returns ``(scaled, mean, std)``.
 
     Fit on the training set, then pass its ``mean`` and ``std`` to scale
@@ -360,7 +383,7 @@ def _check_n_samples(n: object, at_least: int, name: str = 'n_samples') -> None:
         raise ValueError(f"{name} must be an integer >= {at_least}, got {n!r}")
 
 
-def _check_noise(noise: object) -> None:
+def _check_noise(noise: float | None) -> None:
     if noise is not None and (not _is_finite_number(noise) or noise < 0):
         raise ValueError(f"noise must be a finite number >= 0 (or None), got {noise!r}")
 
@@ -369,7 +392,7 @@ def _is_finite_number(x: object) -> bool:
     return not isinstance(x, bool) and isinstance(x, numbers.Real) and math.isfinite(x)
 
 
-def _check_finite(name: str, x: object, minimum: float | None = None) -> None:
+def _check_finite(name: str, x: float, minimum: float | None = None) -> None:
     """Refuse anything but a finite number (at least ``minimum``): nan would poison every point."""
     if not _is_finite_number(x) or (minimum is not None and x < minimum):
         bound = '' if minimum is None else f" >= {minimum:g}"

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from autodiff import Value
 
@@ -124,21 +124,29 @@ def cross_entropy(logits: Sequence[Sequence[Scalar]] | Sequence[Scalar], targets
     >>> cross_entropy([1000.0, 0.0, -1000.0], 0).data      # one row, no overflow
     0.0
     """
-    if isinstance(targets, numbers.Integral):  # one example: a row and an index
-        logits, targets = [logits], [targets]
-    if len(logits) != len(targets):
-        raise ValueError(f"cross_entropy: {len(logits)} rows of logits but {len(targets)} targets")
-    if not logits:
+    # Checked one by one below, so typed loosely here: a caller may pass anything.
+    logit_rows: Sequence[object]
+    indices: Sequence[object]
+    # int is named beside numbers.Integral for the type checker, which does
+    # not count int as an Integral (the numeric tower is runtime-only).
+    if isinstance(targets, (int, numbers.Integral)):  # one example: a row and an index
+        logit_rows, indices = [logits], [targets]
+    else:
+        logit_rows, indices = logits, targets
+    if len(logit_rows) != len(indices):
+        raise ValueError(f"cross_entropy: {len(logit_rows)} rows of logits but {len(indices)} targets")
+    if not logit_rows:
         raise ValueError("cross_entropy: no examples (empty logits and targets)")
-    rows = _class_score_rows(logits)
-    terms = []
-    for i, (row, target) in enumerate(zip(rows, targets)):
+    rows = _class_score_rows(logit_rows)
+    terms: list[Value] = []
+    for i, (row, target) in enumerate(zip(rows, indices)):
         if isinstance(target, bool) or not isinstance(target, numbers.Integral):
             raise ValueError(f"cross_entropy: targets are class indices (int), got {target!r}")
-        if not 0 <= target < len(row):
+        index = int(target)  # any integral type (a NumPy int, say) as a list index
+        if not 0 <= index < len(row):
             raise ValueError(f"cross_entropy: target {target} of row {i} is out of range "
                              f"for {len(row)} classes")
-        terms.append(logsumexp(row) - row[target])
+        terms.append(logsumexp(row) - row[index])
     return _reduce(terms, reduction)
 
 
@@ -218,8 +226,9 @@ def l2_penalty(parameters: Iterable[Value], alpha: float = 1e-4) -> Value:
     return alpha * sum(squares[1:], squares[0]) if squares else Value(0.0)
 
 
-#: The losses by short name (used by `nn.training.fit` and the command line).
-LOSSES = {
+#: The losses by short name (used by `nn.training.fit` and the command line); each takes
+#: ``(predictions, targets)`` and an optional ``reduction``.
+LOSSES: dict[str, Callable[..., Value]] = {
     'mse': mse_loss,
     'bce': binary_cross_entropy,
     'bce_logits': binary_cross_entropy_with_logits,
@@ -231,10 +240,12 @@ LOSSES = {
 # ----------------------------------------------------------------------
 # Helpers.
 # ----------------------------------------------------------------------
-def _paired(predictions, targets, name: str) -> tuple[list[Value], list]:
+def _paired(predictions: Iterable[Scalar] | Scalar, targets: Iterable[Scalar] | Scalar,
+            name: str) -> tuple[list[Value], list[Scalar]]:
     """Both as lists of equal, non-zero length: predictions as Values, targets as given."""
     predictions = _as_values(predictions)
-    targets = [targets] if isinstance(targets, (Value, numbers.Real)) else list(targets)
+    # int and float are named beside numbers.Real for the type checker only.
+    targets = [targets] if isinstance(targets, (Value, int, float, numbers.Real)) else list(targets)
     if len(predictions) != len(targets):
         raise ValueError(f"{name}: {len(predictions)} predictions but {len(targets)} targets")
     if not predictions:
@@ -247,7 +258,7 @@ def _paired(predictions, targets, name: str) -> tuple[list[Value], list]:
 
 def _class_score_rows(logits: Sequence) -> list[list[Value]]:
     """cross_entropy's logits as rows of Values, all as long as the first (one score per class)."""
-    rows = []
+    rows: list[list[Value]] = []
     for i, row in enumerate(logits):
         if isinstance(row, (Value, numbers.Real)):
             raise ValueError(f"cross_entropy: row {i} is {row!r}, not a row of class scores "
@@ -262,10 +273,10 @@ def _class_score_rows(logits: Sequence) -> list[list[Value]]:
     return rows
 
 
-def _as_values(xs) -> list[Value]:
-    if isinstance(xs, (Value, numbers.Real)):
+def _as_values(xs: Iterable[Scalar] | Scalar) -> list[Value]:
+    if isinstance(xs, (Value, int, float, numbers.Real)):  # int, float: as in _paired
         xs = [xs]
-    out = []
+    out: list[Value] = []
     for x in xs:
         if isinstance(x, Value):
             out.append(x)

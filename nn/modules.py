@@ -22,6 +22,7 @@ import os
 import random
 import reprlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, Protocol, TypeVar
 
 from autodiff import Value
 from autodiff.files import write_atomically
@@ -49,6 +50,24 @@ MAX_FILE_INT_DIGITS = 20
 _brief = reprlib.Repr()
 _brief.maxstring = _brief.maxother = 60
 _brief.maxlist = _brief.maxdict = 6
+
+#: Any kind of module: `Module.load` returns the type it was called on (an MLP's load gives an MLP).
+SomeModule = TypeVar('SomeModule', bound='Module')
+
+
+class RandomSource(Protocol):
+    """What weights are drawn from (the ``rng`` arguments): a ``random.Random``, or the ``random`` module.
+
+    The module itself stands for Python's global generator: it has the same
+    ``uniform`` and ``gauss`` functions, so either can be passed.
+
+    >>> Neuron(2, rng=random.Random(0)).w[0].data == random.Random(0).uniform(-1, 1)
+    True
+    """
+
+    def uniform(self, a: float, b: float) -> float: ...
+
+    def gauss(self, mu: float, sigma: float) -> float: ...
 
 
 class Parameter(Value):
@@ -291,7 +310,7 @@ class Module:
         }
         write_atomically(path, json.dumps(document, indent=1, allow_nan=False) + '\n')
 
-    def load(self, path: str | os.PathLike) -> Module:
+    def load(self: SomeModule, path: str | os.PathLike) -> SomeModule:
         """Read parameters saved by `save` into this model; returns the model.
 
         A file that is not valid JSON (truncated, say), not a chainrule
@@ -310,7 +329,7 @@ class Module:
         """
         return self._load_document(read_model_file(path), path)
 
-    def _load_document(self, document: dict, path: str | os.PathLike) -> Module:
+    def _load_document(self: SomeModule, document: dict, path: str | os.PathLike) -> SomeModule:
         """Set the parameters from a document `read_model_file` has checked."""
         state = document['parameters']
         try:
@@ -349,7 +368,7 @@ class Neuron(Module):
     """
 
     def __init__(self, nin: int, nonlin: bool = True, *, activation: str = 'relu',
-                 init: str = 'uniform', seed: int | None = None, rng: random.Random | None = None,
+                 init: str = 'uniform', seed: int | None = None, rng: RandomSource | None = None,
                  fan_out: int = 1):
         nin = _check_size('nin', nin)
         fan_out = _check_size('fan_out', fan_out)
@@ -367,7 +386,7 @@ class Neuron(Module):
             raise ValueError(f"this neuron takes {len(self.w)} inputs, got {len(x)}")
         # The same nodes as sum(w·x, b), built by a plain loop: a generator's
         # resume per term costs more than the loop's own step.
-        act = self.b
+        act: Value = self.b  # a Parameter, and each sum a plain Value
         for wi, xi in zip(self.w, x):
             act = act + wi * xi
         return self._apply(act) if self._apply else act
@@ -388,7 +407,7 @@ class Layer(Module):
     """
 
     def __init__(self, nin: int, nout: int, *, seed: int | None = None,
-                 rng: random.Random | None = None, **kwargs):
+                 rng: RandomSource | None = None, **kwargs: Any):
         nout = _check_size('nout', nout)
         rng = _generator(seed, rng)
         self.neurons = [Neuron(nin, rng=rng, fan_out=nout, **kwargs) for _ in range(nout)]
@@ -422,6 +441,13 @@ class MLP(Module):
         (neurons.0): Neuron(16, linear, 17 parameters)
     >>> model.state_dict() == MLP(2, [16, 16, 1], seed=0).state_dict()
     True
+
+    A hidden layer of one neuron gives a bare Value; the next layer reads it as a list:
+
+    >>> narrow = MLP(2, [1, 1], seed=0)
+    >>> hidden = narrow.layers[0]([1.0, 2.0])
+    >>> narrow([1.0, 2.0]).data == narrow.layers[1]([hidden]).data
+    True
     """
 
     def __init__(self, nin: int, nouts: Sequence[int], *, activation: str = 'relu',
@@ -430,7 +456,7 @@ class MLP(Module):
         self._config = checked_mlp_config(nin, nouts, activation, output_activation, init)
         nin, nouts = self._config['nin'], self._config['nouts']
         rng = _generator(seed, None)
-        sizes = [nin] + nouts
+        sizes = [nin, *nouts]
         last = len(nouts) - 1
         self.layers = [Layer(sizes[i], sizes[i + 1], rng=rng, init=init,
                              activation=activation if i != last else output_activation)
@@ -439,8 +465,11 @@ class MLP(Module):
 
     def __call__(self, x: Sequence[Value | float]) -> Value | list[Value]:
         for layer in self.layers:
-            x = layer(x)
-        return x
+            out = layer(x)
+            # A one-neuron layer gives a bare Value (micrograd's convention);
+            # the next layer reads a list, so a hidden layer of width 1 works.
+            x = [out] if isinstance(out, Value) else out
+        return out
 
     def config(self) -> dict:
         """The arguments that rebuild this shape: ``MLP(**model.config())``.
@@ -564,7 +593,7 @@ def mlp_parameter_count(nin: int, nouts: Sequence[int]) -> int:
 # ----------------------------------------------------------------------
 # Helpers.
 # ----------------------------------------------------------------------
-def _generator(seed: int | None, rng: random.Random | None):
+def _generator(seed: int | None, rng: RandomSource | None) -> RandomSource:
     """A private generator for ``seed``; else ``rng``; else the global one (micrograd's).
 
     The ``random`` module itself stands for the global generator: it has
@@ -575,7 +604,7 @@ def _generator(seed: int | None, rng: random.Random | None):
     return rng if rng is not None else random
 
 
-def _initial_weights(init: str, nin: int, fan_out: int, rng) -> list[float]:
+def _initial_weights(init: str, nin: int, fan_out: int, rng: RandomSource) -> list[float]:
     if init == 'uniform':
         return [rng.uniform(-1, 1) for _ in range(nin)]
     if init == 'xavier':

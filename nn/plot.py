@@ -226,24 +226,24 @@ def _float_forward(model: Module) -> Callable[[list[float]], Any]:
     from nn.modules import MLP
 
     if not isinstance(model, MLP):
-        def forward(x):
+        def forward_by_calling(x: list[float]) -> float | list[float]:
             with no_grad():
                 out = model(x)
             if isinstance(out, list):
                 return out[0].data if len(out) == 1 else [v.data for v in out]
             return out.data
-        return forward
+        return forward_by_calling
 
     activations = {'relu': _floats.relu, 'tanh': _floats.tanh, 'sigmoid': _floats.sigmoid,
                    'linear': lambda z: z}
     layers = [[([w.data for w in n.w], n.b.data, activations[n.activation]) for n in layer.neurons]
               for layer in model.layers]
 
-    def forward(x):
+    def forward_from_weights(x: list[float]) -> float | list[float]:
         for layer in layers:
             x = [f(sum(w * xi for w, xi in zip(ws, x)) + b) for ws, b, f in layer]
         return x[0] if len(x) == 1 else x
-    return forward
+    return forward_from_weights
 
 
 def _label_class(label: Any) -> int:

@@ -72,6 +72,7 @@ import os
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from autodiff import Value
@@ -82,6 +83,7 @@ from nn.optim import SGD, Adam, Optimizer
 
 if TYPE_CHECKING:  # only for the type hints: torch is imported when a function runs
     import torch
+    from torch import Tensor  # for hints inside functions whose local `torch` is the imported package
 
 INSTALL_HINT = "pip install 'chainrule[torch]'"
 #: The activation names of `nn.modules.ACTIVATIONS` and the PyTorch module class for each.
@@ -107,7 +109,7 @@ class CertificateFailed(ValueError):
         self.certificate = certificate
 
 
-def import_torch():
+def import_torch() -> ModuleType:
     """``torch``, or an ``ImportError`` saying in one line how to install it.
 
     >>> import pytest; torch = pytest.importorskip('torch')
@@ -284,7 +286,7 @@ def from_torch(module: torch.nn.Module) -> MLP:
     return model
 
 
-def _read_sequential(torch, module) -> tuple[list, list[str]]:
+def _read_sequential(torch: ModuleType, module: torch.nn.Module) -> tuple[list[torch.nn.Linear], list[str]]:
     """The Linear layers of ``module`` in order and the activation name after each."""
     supported = 'Linear, ReLU, Tanh, Sigmoid, Identity'
     names = {getattr(torch.nn, cls): name for name, cls in ACTIVATION_MODULES.items()}
@@ -310,7 +312,7 @@ def _read_sequential(torch, module) -> tuple[list, list[str]]:
     return linears, activations
 
 
-def _flattened(torch, module) -> list:
+def _flattened(torch: ModuleType, module: torch.nn.Module) -> list[torch.nn.Module]:
     if isinstance(module, torch.nn.Sequential):
         return [part for child in module for part in _flattened(torch, child)]
     return [module]
@@ -356,7 +358,8 @@ def torch_loss(loss: str | Callable) -> Callable[[torch.Tensor, torch.Tensor], t
     if name == 'hinge':
         return lambda scores, signs: torch.relu(1 - signs * scores).mean()
 
-    def squeezed_binary_cross_entropy(p, y):  # chainrule's formula; see the module docstring
+    # chainrule's formula; see the module docstring
+    def squeezed_binary_cross_entropy(p: Tensor, y: Tensor) -> Tensor:
         squeeze = 1 - 2 * BCE_EPS
         return (-(y * torch.log(BCE_EPS + squeeze * p) + (1 - y) * torch.log(BCE_EPS + squeeze * (1 - p)))
                 ).mean()
@@ -490,7 +493,7 @@ def verify_torch(model: Module, X: Sequence, y: Sequence, *, loss: str | Callabl
         loss_name=name + (f' + {l2:g} l2' if l2 else ''))
 
 
-def _matching_tensors(module, locations) -> dict:
+def _matching_tensors(module: torch.nn.Module, locations: list[Location]) -> dict[str, torch.nn.Parameter]:
     """``module``'s parameters by name, checked to be where `to_torch` puts them."""
     tensors = dict(module.named_parameters())
     for _, _, tensor, index in locations:
@@ -503,7 +506,8 @@ def _matching_tensors(module, locations) -> dict:
     return tensors
 
 
-def _chainrule_pass(model: Module, X, y, loss_fn, l2: float) -> tuple[list, float, list[float]]:
+def _chainrule_pass(model: Module, X: Sequence[Sequence[float]], y: Sequence, loss_fn: Callable[..., Value],
+                    l2: float) -> tuple[list, float, list[float]]:
     """The outputs (floats), the loss and every gradient (in `_locations` order); ``.grad`` restored."""
     locations = _locations(model)
     saved = [p.grad for _, p, _, _ in locations]
@@ -523,7 +527,8 @@ def _chainrule_pass(model: Module, X, y, loss_fn, l2: float) -> tuple[list, floa
     return floats, total.data, grads
 
 
-def _torch_pass(torch, module, tensors: dict, X, y, name: str, l2: float) -> tuple[Any, float, dict]:
+def _torch_pass(torch: ModuleType, module: torch.nn.Module, tensors: dict[str, torch.nn.Parameter],
+                X: Sequence[Sequence[float]], y: Sequence, name: str, l2: float) -> tuple[Any, float, dict]:
     """The outputs (float64, one row per example), the loss and each tensor's gradient."""
     dtype = next(iter(tensors.values())).dtype
     outputs = module(torch.tensor([list(map(float, x)) for x in X], dtype=dtype))
@@ -690,11 +695,11 @@ def load_checkpoint(path: str | os.PathLike) -> torch.nn.Sequential:
     return module
 
 
-def _architecture(module) -> list[dict]:
+def _architecture(module: torch.nn.Sequential) -> list[dict[str, Any]]:
     """The modules of a `to_torch` Sequential as plain data (what `load_checkpoint` rebuilds)."""
     specs = []
     for part in module:
-        spec = {'type': type(part).__name__}
+        spec: dict[str, Any] = {'type': type(part).__name__}
         if spec['type'] == 'Linear':
             spec.update(in_features=part.in_features, out_features=part.out_features)
         specs.append(spec)
@@ -712,7 +717,7 @@ def _probe_batch(model: Module) -> tuple[list, list, str]:
     return X, [i % outputs for i in range(PROBE_EXAMPLES)], 'cross_entropy'
 
 
-def _save_atomically(torch, obj: Any, path: str | os.PathLike) -> None:
+def _save_atomically(torch: ModuleType, obj: Any, path: str | os.PathLike) -> None:
     """``torch.save`` into memory, then the project's one atomic write: never a half-written file."""
     buffer = io.BytesIO()
     torch.save(obj, buffer)

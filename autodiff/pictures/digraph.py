@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+from typing import Any, cast
 
 import graphviz
 
@@ -43,7 +44,7 @@ class Digraph(graphviz.Digraph):
     ('dot', 'dot')
     """
 
-    def __init__(self, *args, chainrule_renderer: str | None = None, **kwargs):
+    def __init__(self, *args: Any, chainrule_renderer: str | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.chainrule_renderer = chainrule_renderer
 
@@ -116,7 +117,8 @@ class Digraph(graphviz.Digraph):
 
     def svg(self) -> str:
         """The picture as SVG text (``dot`` or the WebAssembly fallback)."""
-        return self.pipe(format='svg', encoding='utf-8')
+        # Given an encoding, pipe returns text; its declared type covers both cases.
+        return cast(str, self.pipe(format='svg', encoding='utf-8'))
 
     def _repr_mimebundle_(self, include=None, exclude=None, **_):
         # Jupyter calls this to show the graph inline.  Without a renderer the

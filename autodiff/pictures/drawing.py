@@ -25,13 +25,15 @@ from __future__ import annotations
 import math
 import textwrap
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from autodiff.pictures.layout import GraphLayout, find_weighted_sums
 from autodiff.pictures.renderers import FONT
 from autodiff.value import Value
 
 if TYPE_CHECKING:
+    import graphviz
+
     from autodiff.pictures.digraph import Digraph
 
 #: Fill color of each role; the legend shows the same table.
@@ -97,7 +99,7 @@ def draw_graph(root: Value, rankdir: str = 'LR', format: str = 'svg', *,
     return drawer.draw(rankdir=rankdir, format=format, legend=legend, title=title, renderer=renderer)
 
 
-def draw_dot(root: Value, format: str = 'svg', rankdir: str = 'LR', **options) -> Digraph:
+def draw_dot(root: Value, format: str = 'svg', rankdir: str = 'LR', **options: Any) -> Digraph:
     """`draw_graph` under micrograd's notebook name and positional order: ``draw_dot(root, format, rankdir)``.
 
     Every keyword of `draw_graph` works here too.
@@ -164,18 +166,20 @@ class GraphDrawer:
 
         # newrank: dot honours the key's rank=same although the key sits in a cluster.
         picture = {'rankdir': rankdir, 'fontname': FONT, 'fontsize': '12', 'newrank': 'true'}
-        self.dot = Digraph(format=format, chainrule_renderer=renderer, graph_attr=picture,
-                           node_attr={'fontname': FONT, 'fontsize': '11'},
-                           edge_attr={'color': '#666666', 'arrowsize': '0.7', 'fontname': FONT})
-        self.draw_sums()
-        self.draw_other_nodes()
+        dot = Digraph(format=format, chainrule_renderer=renderer, graph_attr=picture,
+                      node_attr={'fontname': FONT, 'fontsize': '11'},
+                      edge_attr={'color': '#666666', 'arrowsize': '0.7', 'fontname': FONT})
+        self.dot = dot
+        # Each step is handed the picture, so none can run before it exists.
+        self.draw_sums(dot)
+        self.draw_other_nodes(dot)
         caption = self.caption() if legend else ''
         if legend:
-            self.draw_key(sideways=rankdir in ('LR', 'RL'))
+            self.draw_key(dot, sideways=rankdir in ('LR', 'RL'))
         text = '\\n'.join(line for line in (_escape_plain(title or ''), caption) if line)
         if text:
-            self.dot.attr(label=text, labelloc='t' if title else 'b', fontsize='12')
-        return self.dot
+            dot.attr(label=text, labelloc='t' if title else 'b', fontsize='12')
+        return dot
 
     def box_id(self, node: Value) -> str | None:
         """The DOT id of the box that shows ``node`` (its sum's, when collapsed); None if not drawn."""
@@ -202,7 +206,7 @@ class GraphDrawer:
             return ROLE_COLORS[self.layout.role(node)]
         return _grad_color(g, self.largest) if self.color_by == 'grad' else '#ffffff'
 
-    def box(self, node: Value, target, extra: str = '') -> None:
+    def box(self, node: Value, target: graphviz.Digraph, extra: str = '') -> None:
         """The node's record: name, then ``extra`` (lines of text), data and grad."""
         name = self.layout.name_of(node)
         fields = [_escape(name)] if name else []
@@ -219,16 +223,16 @@ class GraphDrawer:
             style.update(color=self.outlines[uid], penwidth='3')
         target.node(uid, label='{ ' + ' | '.join(fields or [' ']) + ' }', shape='record', **style)
 
-    def op_node(self, uid: str, label: str, target, tooltip: str = '') -> None:
+    def op_node(self, uid: str, label: str, target: graphviz.Digraph, tooltip: str = '') -> None:
         """The small circle of an operation."""
         target.node(uid, label=_escape_plain(label), shape='circle', width='0.3', margin='0.04',
                     style='filled', fillcolor=_OP_COLOR, fontsize='10', tooltip=tooltip or label)
 
-    def draw_sums(self) -> None:
+    def draw_sums(self, dot: Digraph) -> None:
         """The grouped weighted sums: a dashed frame around each, or one Σ node each."""
         for k, s in enumerate(self.sums):
             if self.group == 'cluster':
-                with self.dot.subgraph(name=f'cluster_sum{k}') as cluster:
+                with dot.subgraph(name=f'cluster_sum{k}') as cluster:
                     cluster.attr(label=f'Σ w·x + b ({len(s.products)} products)', style='dashed,rounded',
                                  color='#888888', fontsize='10')
                     for node in s.members:
@@ -240,13 +244,13 @@ class GraphDrawer:
             kind = 'parameters' if self.layout.knows_parameters else 'leaves'
             folded = f"\n{len(s.folded)} {kind} folded" if s.folded else ''
             # Not "Σ w·x ...": dot 2.43 drops a space that follows a field's first, non-ASCII, letter.
-            self.box(s.head, self.dot, extra=f"w·x + b, {len(s.products)} terms{folded}")
-            self.op_node(head + '_op', 'Σ', self.dot, tooltip=f'weighted sum of {len(s.products)} products')
-            self.dot.edge(head + '_op', head)
+            self.box(s.head, dot, extra=f"w·x + b, {len(s.products)} terms{folded}")
+            self.op_node(head + '_op', 'Σ', dot, tooltip=f'weighted sum of {len(s.products)} products')
+            dot.edge(head + '_op', head)
             for source in s.external_inputs:
-                self.dot.edge(self.layout.uid(source), head + '_op')
+                dot.edge(self.layout.uid(source), head + '_op')
 
-    def draw_other_nodes(self) -> None:
+    def draw_other_nodes(self, dot: Digraph) -> None:
         """Every node outside the grouped sums, and every edge."""
         in_a_sum = {node for s in self.sums for node in s.members}
         heads = {s.head for s in self.sums} if self.group == 'collapse' else set()
@@ -255,13 +259,13 @@ class GraphDrawer:
                 continue
             uid = self.layout.uid(node)
             if node not in in_a_sum:
-                self.box(node, self.dot)
+                self.box(node, dot)
                 if node._prev:
-                    self.op_node(uid + '_op', node._op, self.dot)
+                    self.op_node(uid + '_op', node._op, dot)
             if node._prev and node not in heads:
-                self.dot.edge(uid + '_op', uid)
+                dot.edge(uid + '_op', uid)
                 for parent in node._prev:
-                    self.dot.edge(self.layout.uid(parent), uid + '_op')
+                    dot.edge(self.layout.uid(parent), uid + '_op')
 
     def key_entries(self) -> tuple[str, list[tuple[str, str, str]]]:
         """The key's title and its (text, fill, ink) boxes, one per colour in the picture."""
@@ -277,7 +281,7 @@ class GraphDrawer:
                      ('grad > 0', _grad_color(1, 1), 'white')])
         return '', []
 
-    def draw_key(self, sideways: bool) -> None:
+    def draw_key(self, dot: Digraph, sideways: bool) -> None:
         """The colour key: a frame of small boxes.
 
         Plain boxes rather than an HTML-like table, which the WebAssembly
@@ -286,7 +290,7 @@ class GraphDrawer:
         label, entries = self.key_entries()
         if not entries:
             return
-        with self.dot.subgraph(name='cluster_key') as key:
+        with dot.subgraph(name='cluster_key') as key:
             # One rank: a column beside the output in a left-to-right picture, a row under it top-down.
             key.attr(label=label, fontsize='10', style='rounded', color='#bbbbbb', rank='same')
             for k, (text, fill, ink) in enumerate(entries):
@@ -295,7 +299,7 @@ class GraphDrawer:
                 if k:  # invisible edges keep the table's order; sideways, what dot puts first ends up lowest
                     earlier, later = f'key{k - 1}', f'key{k}'
                     key.edge(*((later, earlier) if sideways else (earlier, later)), style='invis')
-        self.dot.edge(self.layout.uid(self.layout.root), 'key0', style='invis')  # the key follows the output
+        dot.edge(self.layout.uid(self.layout.root), 'key0', style='invis')  # the key follows the output
 
     def caption(self) -> str:
         """What was grouped, as lines of plain text ('' when nothing was)."""

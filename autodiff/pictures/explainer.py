@@ -37,11 +37,12 @@ from __future__ import annotations
 
 import ast
 import html
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from autodiff.chain_rule import backpropagate
 from autodiff.graph import topological_order
-from autodiff.rules import RULES
+from autodiff.rules import RULES, Rule
 from autodiff.symbolic import SYMBOLIC_MATH, Symbol, number_text
 from autodiff.value import Value
 
@@ -170,7 +171,7 @@ class Explanation:
         self.gradients = gradients
         self.digits = digits
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[BackwardStep]:
         return iter(self.steps)
 
     def __len__(self) -> int:
@@ -370,7 +371,7 @@ def name_nodes(order: list[Value], skip: set[Value] | frozenset = frozenset()) -
     return names
 
 
-def _rule(node: Value):
+def _rule(node: Value) -> Rule:
     try:
         return RULES[node._op]
     except KeyError:
@@ -388,7 +389,8 @@ def operation_constants(order: list[Value]) -> set[Value]:
     >>> [v.data for v in operation_constants([x, x ** 3])]
     [3.0]
     """
-    as_constant, elsewhere = set(), set()
+    as_constant: set[Value] = set()
+    elsewhere: set[Value] = set()
     for node in order:
         rule = RULES.get(node._op)
         for position, parent in enumerate(node._prev):
@@ -397,7 +399,7 @@ def operation_constants(order: list[Value]) -> set[Value]:
     return {v for v in as_constant - elsewhere if not v._prev}
 
 
-def _symbolic_partials(rule, node: Value, names: dict[Value, str]) -> list[str | None]:
+def _symbolic_partials(rule: Rule, node: Value, names: dict[Value, str]) -> list[str | None]:
     """The rule's partials written in the nodes' names; ``None`` where it cannot be written."""
     args = [v.data if i in rule.constants else _symbol(names[v]) for i, v in enumerate(node._prev)]
     try:

@@ -38,7 +38,7 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from autodiff.files import write_atomically
 from autodiff.graph import topological_order
@@ -181,7 +181,7 @@ class BackwardPlayer:
 
 
 def play_backward(root: Value, gradient: float = 1.0, title: str | None = None,
-                  **draw_options) -> BackwardPlayer:
+                  **draw_options: Any) -> BackwardPlayer:
     """The frames of the backward pass from ``root`` (nothing in the graph is changed).
 
     ``draw_options`` go to :func:`autodiff.pictures.drawing.draw_graph`
@@ -211,6 +211,8 @@ def play_backward(root: Value, gradient: float = 1.0, title: str | None = None,
     player.add_frame(f"Seed: ∂{explanation.root}/∂{explanation.root} = {_value_text(explanation.seed)}",
                      None, {root: SENDING}, {root: explanation.seed})
     for step in explanation.steps:
+        # explain() records both nodes of every step (the fields are optional only for hand-made steps).
+        assert step.output_node is not None and step.input_node is not None
         player.add_frame(f"{step.index}. {step.text()}", step,
                          {step.output_node: SENDING, step.input_node: RECEIVING},
                          {step.input_node: step.total})
@@ -225,7 +227,7 @@ def _frames_as_data(frames: list[Frame], drawer: GraphDrawer, shown: list[Value]
     """
     with_fill = drawer.color_by == 'grad'
 
-    def state(node: Value, g: float | None) -> list[str]:
+    def state(node: Value, g: float | None) -> list[str | None]:  # None: a box not drawn
         entry = [drawer.box_id(node), drawer.grad_text(g)]
         return entry + [drawer.fill(node, g)] if with_fill else entry
 

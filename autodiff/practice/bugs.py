@@ -174,7 +174,9 @@ class BuggyEngine:
                 for a, copy in zip(outer, inner):
                     a.grad += copy.grad
 
-            node._backward = backward_step
+            # micrograd's idiom, which the engine honours: a node's own backward step
+            # replaces the method (mypy forbids assigning over a method).
+            node._backward = backward_step  # type: ignore[method-assign]
             return node
         through_this_engine.__name__ = getattr(f, '__name__', 'f')
         return through_this_engine
