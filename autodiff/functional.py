@@ -20,7 +20,7 @@ from autodiff.modes import enable_grad
 from autodiff.value import Value
 
 
-def gradients(output: Value, inputs: Sequence[Value], create_graph: bool = False) -> list:
+def gradients(output: Value | numbers.Real, inputs: Sequence[Value], create_graph: bool = False) -> list:
     """∂output/∂input for each input, leaving every ``.grad`` as it was.
 
     The functional form of `backward` (like ``torch.autograd.grad``): the
@@ -44,7 +44,7 @@ def gradients(output: Value, inputs: Sequence[Value], create_graph: bool = False
         output.grad = 1.0
         run_chain_rule(order, create_graph)
         in_graph = set(order)
-        found = [node.grad if node in in_graph else 0.0 for node in inputs]
+        found: list[Any] = [node.grad if node in in_graph else 0.0 for node in inputs]
     finally:
         # Restoring the old gradients also drops the references from this
         # graph's nodes to the recorded gradient graph (no reference cycle).
@@ -88,25 +88,25 @@ def value_and_grad(f: Callable[..., Any], argnums: int | tuple[int, ...] = 0
     def value_and_grad_f(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
         chosen = _resolve(positions, len(args), f)
         traced = _nesting.depth > 0 or any(isinstance(args[i], Value) for i in chosen)
-        args = list(args)
-        for i, arg in enumerate(args):
+        values = list(args)
+        for i, arg in enumerate(values):
             if i not in chosen and isinstance(arg, numbers.Real):
                 # Not differentiated, but still a Value: f may treat all its arguments alike.
-                args[i] = Value(_real(arg, i))
+                values[i] = Value(_real(arg, i))
         _nesting.depth += 1
         try:
             with enable_grad():  # differentiating works inside no_grad blocks too
                 inputs = []
                 for i in chosen:
-                    if isinstance(args[i], Value):
+                    if isinstance(values[i], Value):
                         # A fresh node standing for this argument: the gradient
                         # then counts only f's uses of its argument, not uses of
                         # the same Value captured from an enclosing function.
-                        args[i] = args[i] + 0.0
+                        values[i] = values[i] + 0.0
                     else:
-                        args[i] = Value(_real(args[i], i))
-                    inputs.append(args[i])
-                out = f(*args, **kwargs)
+                        values[i] = Value(_real(values[i], i))
+                    inputs.append(values[i])
+                out = f(*values, **kwargs)
                 if not isinstance(out, (Value, numbers.Real)):
                     raise TypeError(
                         f"{_name(f)} must return a scalar (a Value or a number), got {out!r}"

@@ -23,7 +23,7 @@ Function names (``cos``, ``heaviside``, ``xlogy`` ...) are those of
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, TypeAlias, TypeGuard
 
 from autodiff.rule_math import FLOAT_MATH, RULE_MATH_NAMES, RuleMath
 
@@ -31,7 +31,8 @@ from autodiff.rule_math import FLOAT_MATH, RULE_MATH_NAMES, RuleMath
 # parentheses when it binds more weakly than the operator around it.
 _SUM, _PRODUCT, _UNARY, _POWER, _ATOM = 1, 2, 3, 4, 5
 
-Operand = 'Symbol | float'
+#: What a formula is built from: a symbol, or a plain number (a constant).
+Operand: TypeAlias = 'Symbol | float'
 
 
 class Symbol:
@@ -112,7 +113,7 @@ def number_text(x: float) -> str:
     return repr(x)
 
 
-def _is_number(x: object) -> bool:
+def _is_number(x: object) -> TypeGuard[float]:
     return not isinstance(x, Symbol)
 
 

@@ -53,7 +53,7 @@ class History:
 
     COLUMNS = ('epoch', 'loss', 'accuracy', 'val_loss', 'val_accuracy', 'lr', 'updates', 'seconds')
 
-    def record(self, **row) -> None:
+    def record(self, **row: float | int | None) -> None:
         """Append one epoch's figures (missing ones are None).
 
         >>> h = History()
@@ -85,7 +85,7 @@ class History:
         >>> sorted(History().to_dict())[:3]
         ['accuracy', 'best_epoch', 'epoch']
         """
-        out = {name: list(getattr(self, name)) for name in self.COLUMNS}
+        out: dict[str, object] = {name: list(getattr(self, name)) for name in self.COLUMNS}
         out.update(stopped_early=self.stopped_early, best_epoch=self.best_epoch, wall_time=self.wall_time)
         return out
 

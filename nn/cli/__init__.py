@@ -37,6 +37,7 @@ import importlib.metadata
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from nn.cli import (
     demo_command,
@@ -126,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def add_command(commands, name: str, help: str, add_arguments: Callable[[argparse.ArgumentParser], None],
+def add_command(commands: Any, name: str, help: str, add_arguments: Callable[[argparse.ArgumentParser], None],
                 run: Callable[[argparse.Namespace], int]) -> None:
     """Register subcommand ``name``: ``add_arguments`` sets up its parser, ``run`` handles it.
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Callable
 
 
 def positive_int(text: str) -> int:
@@ -114,7 +115,7 @@ def layer_sizes(text: str) -> list[int]:
     return sizes
 
 
-def at_most(largest: int):
+def at_most(largest: int) -> Callable[[str], int]:
     """A type for a positive integer no larger than ``largest`` (a count of examples, say).
 
     >>> at_most(10)('7')

@@ -38,6 +38,7 @@ import re
 import sys
 from collections.abc import Sequence
 
+from autodiff import Value
 from autodiff.files import write_atomically
 from autodiff.pictures.renderers import RENDERERS, RendererUnavailable
 from nn.cli.expression import FUNCTIONS, ExpressionError, evaluate, parse, variable_names
@@ -114,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
     return _write_pictures(root, args)
 
 
-def _write_pictures(root, args: argparse.Namespace) -> int:
+def _write_pictures(root: Value, args: argparse.Namespace) -> int:
     """``--svg`` and ``--html``, when asked; the exit code."""
     path = args.svg  # named in the message if writing fails (not the temporary file beside it)
     try:
@@ -197,7 +198,7 @@ def _read_values(pairs: list[str]) -> dict[str, float]:
     return values
 
 
-def _one_line(error: BaseException) -> str:
+def _one_line(error: BaseException | str) -> str:
     return ' '.join(str(error).split())
 
 

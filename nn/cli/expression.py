@@ -231,7 +231,8 @@ class _Builder:
 
     def build(self, node: ast.AST) -> Value:
         # Recursion is bounded by MAX_DEPTH, checked in parse().
-        if isinstance(node, ast.Constant):
+        if isinstance(node, ast.Constant):  # parse() let only real numbers through
+            assert isinstance(node.value, (int, float))
             return self.number(float(node.value))
         if isinstance(node, ast.Name):
             if node.id not in self.leaves:
@@ -257,11 +258,13 @@ class _Builder:
                 return left / right
             return left ** right
         if isinstance(node, ast.Call):
+            assert isinstance(node.func, ast.Name)  # parse() allows calls of known names only
             name = node.func.id
             args = [self.build(arg) for arg in node.args]
             if name == 'abs':
                 return abs(args[0])
-            if name == 'leaky_relu' and len(args) == 2:
-                return args[0].leaky_relu(_number_of(node.args[1]))
+            slope = _number_of(node.args[1]) if name == 'leaky_relu' and len(args) == 2 else None
+            if slope is not None:
+                return args[0].leaky_relu(slope)
             return getattr(args[0], name)(*args[1:])
         raise ExpressionError(f"not allowed: {_source(node)}")  # parse() refused it already

@@ -239,8 +239,8 @@ def _dataset(args: argparse.Namespace) -> tuple[list, list, int]:
     if args.dataset == 'spiral':
         X, y = data.make_spiral(n, n_classes=2, noise=0.05 if noise is None else noise, random_state=seed)
         return X, y, 2
-    X, y = data.make_regression(n, noise=0.1 if noise is None else noise, random_state=seed)
-    return X, y, 0
+    X, targets = data.make_regression(n, noise=0.1 if noise is None else noise, random_state=seed)
+    return X, targets, 0
 
 
 def _chosen_loss(args: argparse.Namespace, n_classes: int) -> str | None:
