@@ -131,7 +131,7 @@ def plot_decision_boundary(model: Module, X: Sequence[Sequence[float]], y: Seque
     pad_x, pad_y = 0.1 * (max(xs) - min(xs)) + 0.25, 0.1 * (max(ys) - min(ys)) + 0.25
     grid_x = _linspace(min(xs) - pad_x, max(xs) + pad_x, resolution)
     grid_y = _linspace(min(ys) - pad_y, max(ys) + pad_y, resolution)
-    forward = _float_forward(model)
+    forward = float_forward(model)
     scores = [[forward([gx, gy]) for gx in grid_x] for gy in grid_y]
     point_classes = [_label_class(label) for label in y]
     if isinstance(scores[0][0], list):
@@ -215,13 +215,18 @@ def _class_names(given: Sequence[str] | None, y: Sequence, n_classes: int) -> li
     return [f'class {k}' for k in range(n_classes)]
 
 
-def _float_forward(model: Module) -> Callable[[list[float]], Any]:
+def float_forward(model: Module) -> Callable[[list[float]], Any]:
     """The model as a function on plain floats, for the thousands of grid points.
 
     An `MLP` is evaluated straight from its weights' ``.data`` (20 times
     faster than making a `Value` per operation); any other model through
     its own ``__call__`` under ``no_grad``.  Returns one float for a single
     output, else a list.
+
+    >>> from nn import MLP
+    >>> model = MLP(2, [3, 1], seed=0)
+    >>> abs(float_forward(model)([0.5, -1.0]) - model([0.5, -1.0]).data) < 1e-12
+    True
     """
     from nn.modules import MLP
 

@@ -85,15 +85,25 @@ def run(args: argparse.Namespace) -> int:
         draw_plots(lambda plot: plot.plot_decision_boundary(
             model, X, y, path=os.path.join(args.out, 'decision_boundary.png'),
             title=f'two moons: {accuracy:.0%} accuracy'))
-        _write_neuron_graph(model, X[0], args.out)
+        write_neuron_graph(model, X[0], args.out)
     except OSError as error:
         return fail(f"cannot write to {args.out}: {error.strerror or error}")
     print(f"wrote {os.path.join(args.out, '')}")
     return 0
 
 
-def _write_neuron_graph(model: MLP, x: list[float], folder: str) -> None:
-    """One first-layer neuron's computation graph on the first example, gradients filled in."""
+def write_neuron_graph(model: MLP, x: list[float], folder: str) -> None:
+    """One first-layer neuron's computation graph on the first example, gradients filled in.
+
+    Writes ``neuron.svg`` into ``folder``, or the DOT source ``neuron.gv``
+    (and one line saying why) when no renderer is installed.
+
+    >>> import os, tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> write_neuron_graph(MLP(2, [3, 1], seed=0), [0.5, -0.25], folder)  # doctest: +ELLIPSIS
+    >>> sorted(os.listdir(folder))[0] in ('neuron.gv', 'neuron.svg')
+    True
+    """
     inputs = [Value(xi, label=f'x[{i}]') for i, xi in enumerate(x)]
     neurons = model.layers[0].neurons
     # An active neuron, so the picture shows gradients flowing back through relu.
