@@ -371,3 +371,77 @@ def test_a_defrule_operation_compiles_for_batches(custom_op, backend):
     analytic = sum(sum(s * d for s, d in zip(slopes(*[w * x, w + x][:arity]), (x, 1.0)))
                    for x in xs) / len(xs)
     assert close(grad, analytic)
+
+
+# --------------------------------------------------------------------------
+# The batch loop's fast forms: relu, max, min and their slopes inline; temporaries inlined.
+# --------------------------------------------------------------------------
+KINKS = [0.0, -0.0, 1.5, -1.5, math.nan, math.inf, -math.inf]
+
+
+def same(a: float, b: float) -> bool:
+    """Equal to 1e-12, or both nan (the engine carries nan on)."""
+    return (math.isnan(a) and math.isnan(b)) or a == b or close(a, b)
+
+
+def kinked(w, x):
+    # relu at x itself, max and min with ties at x == w, leaky_relu: every inlined form.
+    return x.relu() * w[0] + x.max(w[1]) + w[1].min(x) * w[0] + x.leaky_relu(0.1) * w[1] + (x * w[0]).relu()
+
+
+@pytest.mark.parametrize('x', KINKS)
+@pytest.mark.parametrize('w1', [0.0, 1.5, math.nan])
+def test_inlined_step_functions_equal_eager_at_kinks_and_nan(x, w1):
+    compiled = compile_batch(kinked, ([0.5, 0.0], 1.0), batched=[1])
+    code = compiled.source.split('for ', 1)[1]  # the per-example loop
+    assert 'relu(' not in code and 'maximum(' not in code and 'minimum(' not in code
+    assert 'heaviside(_v' not in code  # relu's slope, a name's: inline; max's, of a difference: a call
+    value, grads = compiled([0.5, w1], [x])
+    w = [Value(0.5), Value(w1)]
+    out = kinked(w, Value(x))
+    out.backward()
+    assert same(value, out.data)
+    assert all(same(g, leaf.grad) for g, leaf in zip(grads, w))
+
+
+def test_inlining_temporaries_gives_the_same_bits_in_fewer_statements(monkeypatch):
+    from autodiff.codegen import batch as batch_code
+
+    model, X, Y = demo_problem(4, n=9)
+    data = [random.Random(4).uniform(-1, 1) for _ in model.parameters()]
+    inlined = compile_demo(model, X, Y)
+    monkeypatch.setattr(batch_code, 'inline_single_use', lambda body, outside=(): list(body))
+    plain = compile_demo(model, X, Y)
+    assert len(inlined.source.splitlines()) < 0.75 * len(plain.source.splitlines())
+    assert inlined(data, X, Y) == plain(data, X, Y)  # bit for bit: same operations, same order
+    for p, d in zip(model.parameters(), data):
+        p.data = d
+    expected_value, expected_grads = eager_demo_loss(model, X, Y)
+    value, grads = inlined(data, X, Y)
+    assert close(value, expected_value) and all(close(g, e) for g, e in zip(grads, expected_grads))
+
+
+@given(lines=program_lines, example=st.tuples(finite, finite), xs=st.lists(finite, min_size=1, max_size=4),
+       w=st.tuples(finite, finite))
+def test_random_batch_programs_are_bit_for_bit_the_same_inlined_or_not(lines, example, xs, w):
+    # Inlining only moves expressions that cannot raise; each operation keeps its operands and order.
+    from autodiff.codegen import batch as batch_code
+
+    def per_example(ws, x):
+        return run_program(lines, [ws[0], ws[1], x])
+
+    try:
+        inlined = compile_batch(per_example, ([example[0], example[1]], 0.5), batched=[1])
+    except (ArithmeticError, ValueError):
+        assume(False)  # the example itself is outside the domain
+    original = batch_code.inline_single_use
+    batch_code.inline_single_use = lambda body, outside=(): list(body)
+    try:
+        plain = compile_batch(per_example, ([example[0], example[1]], 0.5), batched=[1])
+    finally:
+        batch_code.inline_single_use = original
+    expected, got = outcome(plain, list(w), xs), outcome(inlined, list(w), xs)
+    if isinstance(expected, type):
+        assert got is expected  # the same error
+        return
+    assert repr(got) == repr(expected)  # bit for bit (repr: nan equals nan, -0.0 differs from 0.0)

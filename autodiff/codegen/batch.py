@@ -23,6 +23,7 @@ from autodiff.codegen.python_code import (
     forward_lines,
     grads_return,
     header_comment,
+    inline_single_use,
     operand_text,
     unpack_lines,
     wanted_names,
@@ -117,7 +118,7 @@ def python_batch_source(plan: BatchPlan) -> str:
     >>> from autodiff.codegen.tracing import trace
     >>> source = python_batch_source(plan_batch(trace(lambda w, x: w * x, (1.0, 2.0)), None, [1], 0))
     >>> [line.strip() for line in source.splitlines() if '_ga0' in line]
-    ['_ga0 = 0.0', '_ga0 += _gv1 * _a1  # *: ∂_v1/∂_a0 = _a1', 'return _value, _ga0']
+    ['_ga0 = 0.0', '_ga0 += _seed * _a1  # *: ∂_v1/∂_a0 = _a1', 'return _value, _ga0']
     """
     example, params = plan.example, plan.parameters
     accumulators = set(plan.accumulators)
@@ -131,13 +132,13 @@ def python_batch_source(plan: BatchPlan) -> str:
     lines += ["    _seed = 1 / _count  # ∂mean/∂(one example's value)", "    _total = 0.0"]
     if example.aux is not None:
         lines.append("    _aux = []  # one entry per example")
-    lines += _loop_lines(plan, accumulators)
-    lines += hoisted_backward_lines(plan)
-    lines.append('    _value = _total / _count')
-    lines += penalty_lines(plan)
+    loop = _loop_lines(plan, accumulators)
+    after = hoisted_backward_lines(plan) + ['    _value = _total / _count'] + penalty_lines(plan)
     grads = grads_return(example.layouts, plan.chosen, plan.argnums, accumulators)
-    lines.append(f"    return {'(_value, _aux)' if example.aux is not None else '_value'}, {grads}")
-    return '\n'.join(lines)
+    after.append(f"    return {'(_value, _aux)' if example.aux is not None else '_value'}, {grads}")
+    # The loop body runs once per example: there, single-use temporaries go into their readers.
+    lines += loop[:1] + inline_single_use(loop[1:], lines + after)
+    return '\n'.join(lines + after)
 
 
 def _loop_lines(plan: BatchPlan, accumulators: set[str]) -> list[str]:
@@ -149,8 +150,8 @@ def _loop_lines(plan: BatchPlan, accumulators: set[str]) -> list[str]:
     lines = [f"    for {targets} in {sources}:"]
     for i in plan.batched:
         lines += unpack_lines(f"_a{i}", example.layouts[i], '        ', example.arg_names[i])
-    lines.append('        # forward: one line per operation')
-    lines += forward_lines(example, plan.looped, '        ')
+    lines.append('        # forward: one line per operation (a temporary read once is written where read)')
+    lines += forward_lines(example, plan.looped, '        ', fast=True)
     output = example.output
     lines.append(f"        _total += {operand_text(output)}")
     if example.aux is not None:
@@ -162,7 +163,7 @@ def _loop_lines(plan: BatchPlan, accumulators: set[str]) -> list[str]:
         seeded.add(output)
     elif output in accumulators:
         lines.append(f"        {grad_name(output)} += _seed")
-    more, _ = backward_lines(plan.looped, seeded, accumulators, plan.wanted, '        ')
+    more, _ = backward_lines(plan.looped, seeded, accumulators, plan.wanted, '        ', fast=True)
     return lines + more
 
 
@@ -171,14 +172,14 @@ def hoisted_forward_lines(plan: BatchPlan) -> list[str]:
     if not plan.hoisted:
         return []
     return ['    # once per batch: operations on the shared arguments only'] + forward_lines(
-        plan.example, plan.hoisted, '    ')
+        plan.example, plan.hoisted, '    ', fast=True)
 
 
 def hoisted_backward_lines(plan: BatchPlan) -> list[str]:
     """The chain rule through the once-per-batch steps, after every example has added its share."""
     if not plan.hoisted:
         return []
-    more, _ = backward_lines(plan.hoisted, set(), set(plan.accumulators), plan.wanted, '    ')
+    more, _ = backward_lines(plan.hoisted, set(), set(plan.accumulators), plan.wanted, '    ', fast=True)
     return ['    # backward through the once-per-batch operations'] + more
 
 
@@ -200,15 +201,18 @@ def penalty_lines(plan: BatchPlan) -> list[str]:
         return []
     accumulators = set(plan.accumulators)
     lines = [f"    # the penalty {comment_text(penalty.name)}, added once per batch"]
-    lines += forward_lines(penalty, penalty.steps, '    ')
+    lines += forward_lines(penalty, penalty.steps, '    ', fast=True)
     seeded = set()
     if penalty.output in {s.name for s in penalty.steps}:
         lines.append(f"    {grad_name(penalty.output)} = 1.0")
         seeded.add(penalty.output)
     elif penalty.output in accumulators:
         lines.append(f"    {grad_name(penalty.output)} += 1.0")
-    more, _ = backward_lines(penalty.steps, seeded, accumulators, plan.penalty_wanted, '    ')
-    return lines + more + [f"    _value += {operand_text(penalty.output)}"]
+    more, _ = backward_lines(penalty.steps, seeded, accumulators, plan.penalty_wanted, '    ',
+                             fast=True)
+    # An L2 penalty is a chain of hundreds of adds and aliases: written into fewer statements.
+    return inline_single_use(lines + more + [f"    _value += {operand_text(penalty.output)}"],
+                             [' '.join(plan.accumulators)])
 
 
 def batch_count_lines(plan: BatchPlan) -> list[str]:

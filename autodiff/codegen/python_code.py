@@ -53,7 +53,7 @@ from autodiff.codegen.tracing import (
 )
 from autodiff.rule_math import FLOAT_MATH, RULE_MATH_NAMES
 from autodiff.rules import RULES
-from autodiff.symbolic import SYMBOLIC_MATH, Symbol, number_text
+from autodiff.symbolic import SYMBOLIC_MATH, Symbol, SymbolicMath, number_text
 
 #: Forward functions written as Python operators (the engine computes them so too).
 INFIX = {operator.add: '+', operator.sub: '-', operator.mul: '*'}
@@ -86,16 +86,56 @@ def operand_text(operand: Operand) -> str:
     return operand if isinstance(operand, str) else number_text(operand)
 
 
-def forward_expression(step: Step, names: dict[str, str]) -> str:
+#: Float forward functions written inline as conditional expressions, each exactly its
+#: function's body in :mod:`autodiff.scalar_math` (nan passes through as there).  A Python
+#: call costs more than the arithmetic it wraps: inlined, relu costs one comparison.
+INLINE_FORWARD: dict[Callable[..., float], Callable[..., str]] = {
+    scalar_math.relu: lambda x: f"(0.0 if {x} <= 0.0 else {x})",
+    scalar_math.maximum: lambda a, b: f"({a} if ({a} > {b} or {a} != {a}) else {b})",
+    scalar_math.minimum: lambda a, b: f"({a} if ({a} < {b} or {a} != {a}) else {b})",
+    scalar_math.leaky_relu: lambda x, slope: f"({x} if {x} > 0.0 else {slope} * {x})",
+}
+#: A whole numeric literal of generated code (so ``1e-05`` is one literal, not ``1e-`` and ``05``).
+_LITERAL = re.compile(r'(?<![\w.])\d+(?:\.\d*)?(?:e[-+]?\d+)?(?![\w.])')
+
+
+def float_literals(code: str) -> str:
+    """``code`` with whole-number literals written as floats: ``1 - _v3`` becomes ``1.0 - _v3``.
+
+    The traced constants are floats; they are written ``3`` for reading.  For
+    CPython a float op an int is a slow generic path, a float op a float a
+    specialised fast one, and the result is the same (the int converts exactly).
+
+    >>> float_literals('2 * _v12 ** 2 + 1e-05 - 0.5')
+    '2.0 * _v12 ** 2.0 + 1e-05 - 0.5'
+    """
+    return _LITERAL.sub(lambda m: m.group(0) if '.' in m.group(0) or 'e' in m.group(0)
+                        else m.group(0) + '.0', code)
+
+
+def forward_expression(step: Step, names: dict[str, str], inline: bool = False) -> str:
     """The right-hand side computing a step: infix for + - * and negation, else a call.
+
+    ``inline`` (float code only) writes the functions of `INLINE_FORWARD` as
+    conditional expressions instead of calls, and constants as float literals.
 
     >>> forward_expression(Step('_v2', '+', ('_v1', 1.0)), function_names())
     '_v1 + 1'
     >>> forward_expression(Step('_v3', '**', ('_v2', 3.0)), function_names())
     'power(_v2, 3)'
+    >>> forward_expression(Step('_v4', 'relu', ('_v3',)), function_names(), inline=True)
+    '(0.0 if _v3 <= 0.0 else _v3)'
     """
+    if inline:  # float code: float literals too
+        return float_literals(_expression(step, names, True))
+    return _expression(step, names, False)
+
+
+def _expression(step: Step, names: dict[str, str], inline: bool) -> str:
     forward = RULES[step.op].forward
     texts = [operand_text(o) for o in step.operands]
+    if inline and forward in INLINE_FORWARD:
+        return INLINE_FORWARD[forward](*texts)
     if forward in INFIX:
         left, right = texts
         # Negative literals on the right keep their meaning: "v1 - -2" is legal Python.
@@ -198,12 +238,54 @@ class SymbolGraph:
         self.has_grad.add(name)
         self.node(name).grad = Symbol(grad_name(name))
 
-    def walk(self, steps: Sequence[Step], write: Callable[..., None]) -> None:
-        """The chain rule over ``steps``, last first: ``write`` gets each contribution worth a line."""
+    def walk(self, steps: Sequence[Step], write: Callable[..., None],
+             m: SymbolicMath = SYMBOLIC_MATH) -> None:
+        """The chain rule over ``steps``, last first: ``write`` gets each contribution worth a line.
+
+        ``m`` writes the rules' functions: as calls (`SYMBOLIC_MATH`, any
+        namespace runs them), or partly inline for floats (`INLINE_MATH`).
+        """
         # SYMBOLIC_MATH writes a power that could raise (a negative or fractional
         # exponent) as the call ieee_power(x, y): generated code evaluates both
         # branches of select(...), and neither may raise where eager gives a number.
-        backpropagate(self.order(steps), write, m=SYMBOLIC_MATH, primal=symbol_of)
+        backpropagate(self.order(steps), write, m=m, primal=symbol_of)
+
+
+class InlineSymbolicMath(SymbolicMath):
+    """`SYMBOLIC_MATH` for float code: the step function written inline when its input is a name.
+
+    ``heaviside(x, c)`` becomes a conditional expression with exactly the
+    values of :func:`autodiff.scalar_math.heaviside` (nan at nan): relu's
+    slope then costs a comparison instead of a call.  An input that is an
+    expression (``a - b``) keeps the call, so it is computed once.
+
+    >>> str(INLINE_MATH.heaviside(Symbol('_v1'), 0.0))
+    '(1.0 if _v1 > 0.0 else 0.0 if _v1 <= 0.0 else math.nan)'
+    >>> str(INLINE_MATH.heaviside(Symbol('_v1') - Symbol('_v2'), 0.5))
+    'heaviside(_v1 - _v2, 0.5)'
+    """
+
+    def __getattribute__(self, name: str) -> Any:
+        if name == 'heaviside':
+            return _inline_heaviside
+        return super().__getattribute__(name)
+
+
+def _inline_heaviside(x: Symbol | float, at_zero: float) -> Symbol | float:
+    if not isinstance(x, Symbol):
+        return FLOAT_MATH.heaviside(x, at_zero)
+    if not _SIMPLE_NAME.fullmatch(x.text) or isinstance(at_zero, Symbol):
+        return SYMBOLIC_MATH.heaviside(x, at_zero)
+    name, at = x.text, number_text(at_zero)
+    if at_zero == 0:  # x == 0 and x < 0 give the same 0: one comparison fewer
+        return Symbol(f"(1.0 if {name} > 0.0 else 0.0 if {name} <= 0.0 else math.nan)")
+    return Symbol(f"(1.0 if {name} > 0.0 else 0.0 if {name} < 0.0 else {at} if {name} == 0.0 else math.nan)")
+
+
+_SIMPLE_NAME = re.compile(r'[A-Za-z_]\w*')
+_IDENTIFIER = re.compile(r'(?<![\w.])[A-Za-z_]\w*')
+#: The rules' namespace for generated float code (see `InlineSymbolicMath`).
+INLINE_MATH = InlineSymbolicMath()
 
 
 def symbol_of(node: SymbolNode) -> Symbol | float:
@@ -224,8 +306,11 @@ def worth_a_line(node: SymbolNode, parent: SymbolNode, contribution: Any, wanted
 
 
 def backward_lines(steps: Sequence[Step], seeded: set[str], accumulators: set[str], wanted: set[str],
-                   indent: str) -> tuple[list[str], set[str]]:
-    """The chain rule as Python lines: one line per local derivative.
+                   indent: str, fast: bool = False) -> tuple[list[str], set[str]]:
+    """The chain rule as Python lines for floats: one line per local derivative.
+
+    ``fast`` writes step functions inline (`INLINE_MATH`) and constants as
+    float literals (`float_literals`): for code that runs per example.
 
     ``seeded`` names already hold a gradient; ``accumulators`` are
     initialised before and only ever added to.  Returns the lines and the
@@ -244,9 +329,10 @@ def backward_lines(steps: Sequence[Step], seeded: set[str], accumulators: set[st
             return
         assign = '+=' if parent.name in graph.has_grad else '='
         graph.receive(parent.name)
-        lines.append(f"{indent}{grad_name(parent.name)} {assign} {derivative_text(contribution)}"
+        text = derivative_text(contribution)
+        lines.append(f"{indent}{grad_name(parent.name)} {assign} {float_literals(text) if fast else text}"
                      f"  # {comment_text(node._op)}: ∂{node.name}/∂{parent.name} = {derivative_text(local)}")
-    graph.walk(steps, write_line)
+    graph.walk(steps, write_line, INLINE_MATH if fast else SYMBOLIC_MATH)
     return lines, graph.has_grad
 
 
@@ -326,12 +412,13 @@ def header_comment(program: Program, names: Sequence[str], indent: str = '    ')
     return f"{indent}# {comment_text(text)}"
 
 
-def forward_lines(program: Program, steps: Iterable[Step], indent: str) -> list[str]:
-    """One line per step, the step's label (if it has one) as a comment."""
+def forward_lines(program: Program, steps: Iterable[Step], indent: str,
+                  fast: bool = False) -> list[str]:
+    """One line per step, the step's label (if any) as a comment; ``fast``: see `forward_expression`."""
     names, labels = function_names(), program.labels
     lines = []
     for s in steps:
-        line = f"{indent}{s.name} = {forward_expression(s, names)}"
+        line = f"{indent}{s.name} = {forward_expression(s, names, inline=fast)}"
         label = labels.get(s.name)
         lines.append(f"{line}  # {comment_text(label)}" if label else line)
     return lines
@@ -459,3 +546,114 @@ def build(source: str | Sequence[str], name: str, space: dict[str, Any]) -> Call
         code = builtins.compile(piece, filename, 'exec')
         exec(code, scope)  # noqa: S102 - the code is ours, generated from the rule table
     return scope[name]
+
+
+
+# ----------------------------------------------------------------------
+# Fewer statements for CPython: single-use temporaries written into their reader.
+# ----------------------------------------------------------------------
+#: A statement ``target = expression`` or ``target += expression`` of generated code.
+_STATEMENT = re.compile(r'^(?P<indent>\s*)(?P<target>_\w+) (?P<op>\+?=) (?P<expr>.*)$')
+#: What an expression may hold to be moved: names, numbers, + - *, comparisons, conditionals.
+#: Nothing in it can raise, so computing it a few lines later changes no error.
+_MOVABLE = re.compile(r'(?:\s|_\w+|\d+(?:\.\d*)?(?:e[-+]?\d+)?|math\.nan|[-+*()<>=!]|if|else|or)*')
+#: The most generated names an expression built by substitution may read: CPython's
+#: parser limits nesting, and one very long line gains nothing over two.
+MOVED_NAMES = 24
+#: The names not yet written as a line: name -> (its expression, the names that reads, its indent).
+_Pending = dict[str, tuple[str, set[str], str]]
+
+
+def inline_single_use(body: list[str], outside: Iterable[str] = ()) -> list[str]:
+    """``body`` with each temporary read once, and each alias ``a = b``, written into its reader.
+
+    Each generated line stores its result in a local and the next line
+    loads it back; for a temporary read only once, that store and load
+    (and, past 256 locals, their EXTENDED_ARG prefixes) are pure
+    interpreter overhead.  A temporary assigned once (or assigned, then
+    only added to with ``+=``) and read once, whose expression cannot
+    raise, is written in parentheses where it is read; an alias
+    ``_gv2 = _gv3`` is replaced by its source.  Each operation and its
+    operands stay as they were, so the numbers are bit for bit the same.
+    ``outside`` are the lines around ``body``: what they read is kept.
+
+    >>> inline_single_use(['    _v1 = _a0 * _a1', '    _v2 = _v1 + _a1', '    _gv2 = _gv3',
+    ...                    '    _v2 += _gv2', '    _t += _v2 * _a0  # comment'])
+    ['    _t += (((_a0 * _a1) + _a1) + (_gv3)) * _a0  # comment']
+    """
+    outside_names = {n for line in outside for n in _GENERATED_NAME.findall(_code_of(line))}
+    reads, assigned, fixed = _name_counts(body)  # reads: counted down as substitutions happen
+    pending: _Pending = {}
+    out: list[str] = []
+    for line in body:
+        code = _code_of(line)
+        match = _STATEMENT.match(code)
+        if match is None:  # a statement of another form (an unpacking, a call): everything before it
+            out += _materialised(pending, None)
+            out.append(line)
+            continue
+        target, op, indent = match['target'], match['op'], match['indent']
+        expr = _substituted(match['expr'], pending, reads)
+        out += _materialised(pending, target, keep=target)  # what reads the target: written before it changes
+        if op == '+=' and target in pending:  # a sum still being built: one more term
+            expr, op = f"({pending.pop(target)[0]}) + ({expr})", '='
+        names = set(_IDENTIFIER.findall(expr))  # every name it reads, generated or not (_seed)
+        alias = _SIMPLE_NAME.fullmatch(expr) is not None
+        movable = op == '=' and assigned.get(target) == 1 and target not in outside_names | fixed and (
+            alias or (reads.get(target) == 1 and len(_GENERATED_NAME.findall(expr)) <= MOVED_NAMES
+                      and _MOVABLE.fullmatch(expr)))
+        if movable:
+            pending[target] = (expr, names, indent)
+        else:
+            out.append(f"{indent}{target} {op} {expr}{line[len(code):]}")
+    return out + _materialised(pending, None)
+
+
+def _code_of(line: str) -> str:
+    """A generated line without its comment (generated comments start with two spaces and ``#``)."""
+    return line.split('  # ', 1)[0]
+
+
+def _name_counts(lines: list[str]) -> tuple[dict[str, int], dict[str, int], set[str]]:
+    """How often each generated name is read (beyond ``+=`` to itself) and assigned (``=``), and
+    the names added to (``+=``) after they were first read: those stay where they are."""
+    reads: dict[str, int] = {}
+    assigned: dict[str, int] = {}
+    added_after_read: set[str] = set()
+    for line in lines:
+        code = _code_of(line)
+        match = _STATEMENT.match(code)
+        if match is not None:
+            target = match['target']
+            if match['op'] == '=':
+                assigned[target] = assigned.get(target, 0) + 1
+            elif target in reads:
+                added_after_read.add(target)
+            code = match['expr']
+        for name in _GENERATED_NAME.findall(code):
+            reads[name] = reads.get(name, 0) + 1
+    return reads, assigned, added_after_read
+
+
+def _substituted(expr: str, pending: _Pending, reads_left: dict[str, int]) -> str:
+    """``expr`` with each pending name replaced: an alias by its source, a temporary by ``(its text)``."""
+    def replace(found: re.Match) -> str:
+        name = found.group(0)
+        if name not in pending:
+            return name
+        text = pending[name][0]
+        reads_left[name] -= 1
+        if reads_left[name] == 0:
+            del pending[name]  # every read has it now: its line is not needed
+        return text if _SIMPLE_NAME.fullmatch(text) else f"({text})"
+    return _GENERATED_NAME.sub(replace, expr)
+
+
+def _materialised(pending: _Pending, changed: str | None, keep: str | None = None) -> list[str]:
+    """Lines for the pending names (not ``keep``) reading ``changed`` (all for None), taken off pending."""
+    due = [name for name, (_, reads, _) in pending.items()
+           if name != keep and (changed is None or changed in reads)]
+    lines = [f"{pending[name][2]}{name} = {pending[name][0]}" for name in due]
+    for name in due:
+        del pending[name]
+    return lines
