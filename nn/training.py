@@ -21,7 +21,7 @@ import math
 import numbers
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from autodiff import Value, gc_paused, no_grad
 from nn.compiled_training import compile_step
@@ -138,6 +138,7 @@ def fit(model: Module, X: Sequence, y: Sequence, *, loss: str | LossFunction = '
     _check_finite_inputs(X, y, validation, l2)
     optimizer = optimizer if optimizer is not None else SGD(model.parameters(), lr=0.1)
     scoring = _Scoring(measures_accuracy(loss_fn, accuracy), default_threshold(loss_fn, threshold))
+    step: Step
     if compile:
         step = compile_step(model, X, y, loss=loss_fn, l2=l2, backend='auto' if compile is True else compile,
                             batch_size=batch_size)
@@ -254,8 +255,8 @@ class _Watched:
         return all(math.isfinite(p.data) for p in self.parameters)
 
 
-def _train_one_epoch(step: Step, watched: _Watched, scoring: _Scoring, epoch_batches, epoch: int,
-                     history: History) -> dict:
+def _train_one_epoch(step: Step, watched: _Watched, scoring: _Scoring,
+                     epoch_batches: Iterable[tuple[list, list]], epoch: int, history: History) -> dict:
     """Every batch of one epoch: step, update; returns the epoch's loss, accuracy and update count."""
     updates, total, correct, seen = 0, 0.0, 0, 0
     for Xb, yb in epoch_batches:
@@ -281,7 +282,8 @@ class _EarlyStopping:
 
     def __init__(self, model: Module, patience: int | None, keep_best: bool):
         self.model, self.patience, self.keep_best = model, patience, keep_best
-        self.best, self.best_state, self.waited = math.inf, None, 0
+        self.best, self.waited = math.inf, 0
+        self.best_state: dict[str, float] | None = None
 
     def should_stop(self, monitored: float, epoch: int, history: History) -> bool:
         if monitored < self.best:

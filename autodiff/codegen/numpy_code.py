@@ -30,7 +30,7 @@ from typing import Any
 try:  # NumPy is the optional extra chainrule[fast]; without it this module loads but cannot run
     import numpy as np
 except ImportError:  # pragma: no cover - exercised on installs without NumPy
-    np = None
+    np = None  # type: ignore[assignment]  # checked before any array code runs
 
 from autodiff.codegen.batch import (
     MAIN,
@@ -51,7 +51,15 @@ from autodiff.codegen.python_code import (
     unpack_lines,
     worth_a_line,
 )
-from autodiff.codegen.tracing import Step, aux_list, comment_text, flatten_layout, function_names, grad_name
+from autodiff.codegen.tracing import (
+    Operand,
+    Step,
+    aux_list,
+    comment_text,
+    flatten_layout,
+    function_names,
+    grad_name,
+)
 from autodiff.rule_math import RULE_MATH_NAMES, RuleMath
 from autodiff.rules import RULES
 from autodiff.symbolic import SYMBOLIC_MATH, Symbol
@@ -233,7 +241,7 @@ class Layer:
 
 
 def _linear_chain(out: Step, by_name: dict[str, Step], uses: dict[str, int], batched: set[str],
-                  shared_inputs: set[str]):
+                  shared_inputs: set[str]) -> tuple[list[tuple[str, str]], Operand | None, set[str]] | None:
     """If ``out`` ends ``bias + w1*x1 + ... + wn*xn`` (w shared, x per example), return its parts."""
     terms: list[tuple[str, str]] = []
     steps = []
@@ -242,21 +250,23 @@ def _linear_chain(out: Step, by_name: dict[str, Step], uses: dict[str, int], bat
         if node.op != '+' or len(node.operands) != 2:
             break
         left, right = node.operands
-        product = by_name.get(right) if isinstance(right, str) else None
+        if not isinstance(right, str):
+            break
+        product = by_name.get(right)
         pair = _weight_times_input(product, batched, shared_inputs) if product else None
         if pair is None or uses.get(right) != 1:
             break
         terms.append(pair)
         steps += [node.name, right]
         inner = by_name.get(left) if isinstance(left, str) else None
-        if inner is not None and inner.op == '+' and uses.get(left) == 1 and left in batched:
+        if inner is not None and inner.op == '+' and uses.get(inner.name) == 1 and inner.name in batched:
             node = inner
             continue
         # left ends the chain: a bias (shared input or constant) or the first product.
         first = _weight_times_input(inner, batched, shared_inputs) if inner else None
-        if first is not None and uses.get(left) == 1:
+        if inner is not None and first is not None and uses.get(inner.name) == 1:
             terms.append(first)
-            steps.append(left)
+            steps.append(inner.name)  # the step that computes ``left``
             bias = None
         elif left in shared_inputs or not isinstance(left, str):
             bias = left
@@ -267,7 +277,8 @@ def _linear_chain(out: Step, by_name: dict[str, Step], uses: dict[str, int], bat
     return None
 
 
-def _weight_times_input(step: Step | None, batched: set[str], shared_inputs: set[str]):
+def _weight_times_input(step: Step | None, batched: set[str],
+                        shared_inputs: set[str]) -> tuple[str, str] | None:
     """(weight, input) for a step ``w * x`` or ``x * w``, w a shared input, x per example."""
     if step is None or step.op != '*':
         return None
@@ -445,9 +456,10 @@ def _looped_backward_lines(plan: BatchPlan, layers: list[Layer], graph: SymbolGr
 def _batch_line_writer(plan: BatchPlan, graph: SymbolGraph, lines: list[str]) -> Callable[..., None]:
     """The walker's combine for per-example steps: each contribution as a line on whole batches."""
     def write(node: SymbolNode, position: int, parent: SymbolNode, local: Any, contribution: Any) -> None:
-        if not worth_a_line(node, parent, contribution, plan.wanted):
+        target = parent.name
+        if target is None or not worth_a_line(node, parent, contribution, plan.wanted):
             return
-        target, grad = parent.name, grad_name(parent.name)
+        grad = grad_name(target)
         comment = f"  # {comment_text(node._op)}: ∂{node.name}/∂{target} = {derivative_text(local)}"
         if target in plan.batched_names:
             text = derivative_text(contribution)
@@ -455,7 +467,7 @@ def _batch_line_writer(plan: BatchPlan, graph: SymbolGraph, lines: list[str]) ->
                          else f"    {grad} = {text}{comment}")
         else:  # a shared value: sum this contribution over the examples
             if isinstance(local, Symbol) and local.text in plan.batched_names:
-                summed = f"dot({node.grad.text}, {local.text})"
+                summed = f"dot({derivative_text(node.grad)}, {local.text})"
             else:
                 summed = f"total({derivative_text(contribution)})"
             lines.append(f"    {grad} += {summed}{comment}")

@@ -186,8 +186,11 @@ class SymbolNode:
     __slots__ = ('name', 'data', 'grad', 'label', '_op', '_a', '_b')
 
     def __init__(self, name: str | None, data: Symbol | float):
-        self.name, self.data, self.grad, self.label = name, data, 0.0, name or ''
-        self._op, self._a, self._b = '', None, None
+        self.name, self.data, self.label = name, data, name or ''
+        self.grad: Symbol | float = 0.0
+        self._op = ''
+        self._a: SymbolNode | None = None
+        self._b: SymbolNode | None = None
 
     @property
     def _prev(self) -> tuple:
@@ -300,7 +303,7 @@ def worth_a_line(node: SymbolNode, parent: SymbolNode, contribution: Any, wanted
     it), when its target is a constant or a name nobody asked for, or when
     it is a constant zero (the slope of ``x ** 0``).
     """
-    if not isinstance(node.grad, Symbol) or parent.name not in wanted:
+    if not isinstance(node.grad, Symbol) or parent.name is None or parent.name not in wanted:
         return False
     return isinstance(contribution, Symbol) or contribution != 0
 
@@ -325,13 +328,14 @@ def backward_lines(steps: Sequence[Step], seeded: set[str], accumulators: set[st
 
     def write_line(node: SymbolNode, position: int, parent: SymbolNode, local: Any,
                    contribution: Any) -> None:
-        if not worth_a_line(node, parent, contribution, wanted):
+        target = parent.name
+        if target is None or not worth_a_line(node, parent, contribution, wanted):
             return
-        assign = '+=' if parent.name in graph.has_grad else '='
-        graph.receive(parent.name)
+        assign = '+=' if target in graph.has_grad else '='
+        graph.receive(target)
         text = derivative_text(contribution)
-        lines.append(f"{indent}{grad_name(parent.name)} {assign} {float_literals(text) if fast else text}"
-                     f"  # {comment_text(node._op)}: ∂{node.name}/∂{parent.name} = {derivative_text(local)}")
+        lines.append(f"{indent}{grad_name(target)} {assign} {float_literals(text) if fast else text}"
+                     f"  # {comment_text(node._op)}: ∂{node.name}/∂{target} = {derivative_text(local)}")
     graph.walk(steps, write_line, INLINE_MATH if fast else SYMBOLIC_MATH)
     return lines, graph.has_grad
 

@@ -336,7 +336,7 @@ def _parameter_names(fn: Callable[..., Any], count: int) -> list[str]:
     for i in range(count):
         p = parameters[i] if i < len(parameters) else None
         usable = p is not None and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-        names.append(p.name if usable else f"arg{i}")
+        names.append(p.name if p is not None and usable else f"arg{i}")
     return names
 
 
