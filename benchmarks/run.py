@@ -42,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from autodiff import Value, gc_paused  # noqa: E402 - after the path set-up above
 from autodiff.codegen import compile_batch  # noqa: E402
+from autodiff.files import write_atomically  # noqa: E402
 from nn import MLP, SGD, hinge_loss  # noqa: E402
 from nn.compiled_training import compile_step  # noqa: E402
 
@@ -706,7 +707,7 @@ def main() -> None:
         print(results['eager_profile'])
     path = Path(args.output)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=2) + '\n')
+    write_atomically(path, json.dumps(results, indent=2) + '\n')
     print(f"wrote {path}")
 
 
