@@ -170,11 +170,17 @@ class FitCompiledEngine:
         self.compile_seconds = time.perf_counter() - start
         self.optimizer = SGD(model.parameters(), lr=lambda k: learning_rate(k, self.steps))
         self.steps = 1
+        self.rows = self.step_fn.as_array(X) if self.step_fn.runs_on_arrays else X  # as fit converts X once
 
     def step(self, k: int, steps: int) -> float:
+        # What fit runs per batch: with NumPy the weights stay one array between write-backs.
         self.steps = steps
-        loss, _ = self.step_fn(self.X, self.Y)
-        self.optimizer.step()
+        if not self.step_fn.runs_on_arrays:
+            loss, _ = self.step_fn(self.X, self.Y)
+            self.optimizer.step()
+            return loss
+        loss, _ = self.step_fn.on_arrays(self.rows, self.Y)
+        self.optimizer.step_arrays(self.step_fn.weights, self.step_fn.grads)
         return loss
 
     def gradient(self) -> list[float]:
@@ -182,6 +188,7 @@ class FitCompiledEngine:
         return [p.grad for p in self.model.parameters()]
 
     def accuracy(self) -> float:
+        self.step_fn.write_back()
         return statistics.mean((self.model(x).data > 0) == (y > 0) for x, y in zip(self.X, self.Y))
 
 
@@ -196,14 +203,20 @@ class CompiledEngine:
                                   batched=(1, 2), penalty=lambda ps: ALPHA * sum(p * p for p in ps),
                                   backend=backend)
         self.compile_seconds = time.perf_counter() - start
-        self.params = [p.data for p in params]
-        self.X = np.asarray(X) if backend == 'numpy' else X
-        self.Y, self.X_list = Y, X
+        self.numpy = backend == 'numpy'
+        # With NumPy the parameters stay one array across steps, updated in place
+        # (the gradient comes back as an array when the parameters go in as one).
+        self.params = np.array([p.data for p in params]) if self.numpy else [p.data for p in params]
+        self.X = np.asarray(X) if self.numpy else X
+        self.Y, self.X_list = (np.asarray(Y) if self.numpy else Y), X
 
     def step(self, k: int, steps: int) -> float:
         value, grads = self.loss(self.params, self.X, self.Y)
         lr = learning_rate(k, steps)
-        self.params = [p - lr * g for p, g in zip(self.params, grads)]
+        if self.numpy:
+            self.params -= lr * grads
+        else:
+            self.params = [p - lr * g for p, g in zip(self.params, grads)]
         return value
 
     def gradient(self) -> list[float]:
@@ -211,7 +224,7 @@ class CompiledEngine:
 
     def accuracy(self) -> float:
         for p, d in zip(self.model.parameters(), self.params):
-            p.data = d
+            p.data = float(d)
         return statistics.mean((self.model(x).data > 0) == (y > 0) for x, y in zip(self.X_list, self.Y))
 
 

@@ -69,12 +69,54 @@ class CompiledStep:
         self.backend = backend
         #: The generated code (one line per operation of one example).
         self.source: str = batch.source
+        #: With NumPy, what `fit` trains between write-backs: the parameters and their gradients as arrays.
+        self.weights: Any = None
+        self.grads: Any = None
 
     def __call__(self, Xb: Sequence, yb: Sequence) -> tuple[float, list]:
         (loss, outputs), grads = self.batch([p.data for p in self.parameters], Xb, self.targets(yb))
         for p, g in zip(self.parameters, grads):
             p.grad = float(g)  # a plain float even from NumPy, like the eager engine's
         return float(loss), outputs
+
+    @property
+    def runs_on_arrays(self) -> bool:
+        """Whether `on_arrays` can run: the NumPy backend, whose code takes the parameters as one array."""
+        return self.backend == 'numpy'
+
+    def on_arrays(self, Xb: Sequence, yb: Sequence) -> tuple[float, list]:
+        """The step on `weights` (read from the model at the first call), leaving the gradient in `grads`.
+
+        Nothing is written to the model's Values: between `write_back` calls
+        an optimizer updates ``weights`` in place (`nn.optim.Optimizer.step_arrays`),
+        so a step costs array operations only.  This is how `fit` runs.
+        """
+        if self.weights is None:
+            import numpy as np  # only the NumPy backend comes here
+
+            self.weights = np.array([p.data for p in self.parameters], dtype=float)
+        (loss, outputs), self.grads = self.batch(self.weights, Xb, self.targets(yb))
+        return float(loss), outputs
+
+    def as_array(self, X: Sequence) -> Any:
+        """The examples as one float array for `on_arrays` (``X`` itself where they do not make one)."""
+        import numpy as np  # only the NumPy backend comes here
+
+        try:
+            return np.asarray(X, dtype=float)
+        except (TypeError, ValueError):  # ragged or nested rows: each batch is converted as it comes
+            return X
+
+    def write_back(self) -> None:
+        """Copy `weights` and `grads` into the model's Values, and read the weights afresh next time."""
+        if self.weights is None:
+            return
+        for p, w in zip(self.parameters, self.weights.tolist()):
+            p.data = w
+        if self.grads is not None:
+            for p, g in zip(self.parameters, self.grads.tolist()):
+                p.grad = g
+        self.weights = self.grads = None
 
 
 def compile_step(model: Module, X: Sequence, y: Sequence, *, loss: str | LossFunction = 'mse',

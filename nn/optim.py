@@ -20,8 +20,14 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from autodiff import Value
+
+try:  # NumPy is optional (chainrule[fast]): only step_arrays, which is handed arrays, uses it
+    import numpy as np
+except ImportError:  # pragma: no cover - exercised on installs without NumPy
+    np = None  # type: ignore[assignment]  # step_arrays is only ever handed arrays
 
 Schedule = Callable[[int], float]
 
@@ -135,10 +141,34 @@ class Optimizer:
         >>> w.data, opt.steps
         (0.5, 1)
         """
+        self.state_to_lists()
         lr = self.lr
         for i, p in enumerate(self.params):
             p.data = self._updated(i, p.data, float(p.grad), lr)
         self.steps += 1
+
+    def step_arrays(self, weights: Any, grads: Any) -> None:
+        """`step` for the parameters held as one NumPy array, updated in place; the Values are not touched.
+
+        ``weights[i]`` stands for ``params[i].data`` and ``grads[i]`` for its
+        gradient: how `fit(compile=...)` trains.  This version applies the
+        optimizer's own rule entry by entry, so any subclass works; `SGD`
+        and `Adam` update the whole array at once.
+
+        >>> import numpy as np
+        >>> weights, opt = np.array([1.0, 2.0]), SGD([Value(1.0), Value(2.0)], lr=0.5)
+        >>> opt.step_arrays(weights, np.array([2.0, -2.0]))
+        >>> weights.tolist(), opt.steps
+        ([0.0, 3.0], 1)
+        """
+        self.state_to_lists()
+        lr = self.lr
+        for i, (w, g) in enumerate(zip(weights.tolist(), grads.tolist())):
+            weights[i] = self._updated(i, w, g, lr)
+        self.steps += 1
+
+    def state_to_lists(self) -> None:
+        """Copy state that `step_arrays` kept as arrays back into its per-parameter lists (if any)."""
 
     def _updated(self, i: int, w: float, g: float, lr: float) -> float:
         raise NotImplementedError
@@ -181,6 +211,7 @@ class SGD(Optimizer):
         self.nesterov = nesterov
         self.weight_decay = weight_decay
         self.buffers: list[float | None] = [None] * len(self.params)
+        self._buffer_array: Any = None  # the buffers while step_arrays runs
 
     def _updated(self, i: int, w: float, g: float, lr: float) -> float:
         if self.weight_decay:
@@ -191,6 +222,31 @@ class SGD(Optimizer):
             self.buffers[i] = b
             g = g + self.momentum * b if self.nesterov else b
         return w - lr * g
+
+    def step_arrays(self, weights: Any, grads: Any) -> None:
+        # _updated's arithmetic on whole arrays: the same operations in the same order on
+        # each entry, so the same bits (the tests compare the two), at one call per operation.
+        if self.momentum and self._buffer_array is None:
+            started = self.buffers[0] is not None
+            if any((b is not None) != started for b in self.buffers):
+                super().step_arrays(weights, grads)  # buffers begun at different steps: entry by entry
+                return
+            if started:
+                self._buffer_array = np.array(self.buffers, dtype=float)
+        lr, g = self.lr, grads
+        if self.weight_decay:
+            g = g + self.weight_decay * weights
+        if self.momentum:
+            b = g.copy() if self._buffer_array is None else self.momentum * self._buffer_array + g
+            self._buffer_array = b
+            g = g + self.momentum * b if self.nesterov else b
+        weights -= lr * g
+        self.steps += 1
+
+    def state_to_lists(self) -> None:
+        if self._buffer_array is not None:
+            self.buffers = self._buffer_array.tolist()
+            self._buffer_array = None
 
 
 class Adam(Optimizer):
@@ -229,6 +285,7 @@ class Adam(Optimizer):
         self.weight_decay = weight_decay
         self.m = [0.0] * len(self.params)
         self.v = [0.0] * len(self.params)
+        self._mean_arrays: Any = None  # (m, v) while step_arrays runs
 
     def _updated(self, i: int, w: float, g: float, lr: float) -> float:
         beta1, beta2 = self.betas
@@ -240,6 +297,27 @@ class Adam(Optimizer):
         step_size = lr / (1 - beta1 ** t)
         denominator = math.sqrt(self.v[i]) / math.sqrt(1 - beta2 ** t) + self.eps
         return w - step_size * self.m[i] / denominator
+
+    def step_arrays(self, weights: Any, grads: Any) -> None:
+        # _updated's arithmetic on whole arrays (the same operations in the same order on each
+        # entry: the same bits, which the tests check); m and v live in arrays meanwhile.
+        lr, (beta1, beta2), t = self.lr, self.betas, self.steps + 1
+        g = grads + self.weight_decay * weights if self.weight_decay else grads
+        if self._mean_arrays is None:
+            self._mean_arrays = (np.array(self.m, dtype=float), np.array(self.v, dtype=float))
+        m, v = self._mean_arrays
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g * g
+        self._mean_arrays = (m, v)
+        step_size = lr / (1 - beta1 ** t)
+        denominator = np.sqrt(v) / math.sqrt(1 - beta2 ** t) + self.eps
+        weights -= step_size * m / denominator
+        self.steps += 1
+
+    def state_to_lists(self) -> None:
+        if self._mean_arrays is not None:
+            self.m, self.v = (a.tolist() for a in self._mean_arrays)
+            self._mean_arrays = None
 
 
 def _check_positive(name: str, x: object) -> None:

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 
 from autodiff import Value, gc_paused, no_grad
-from nn.compiled_training import compile_step
+from nn.compiled_training import CompiledStep, compile_step
 from nn.data import batches
 from nn.history import History
 from nn.losses import l2_penalty
@@ -139,12 +139,17 @@ def fit(model: Module, X: Sequence, y: Sequence, *, loss: str | LossFunction = '
     optimizer = optimizer if optimizer is not None else SGD(model.parameters(), lr=0.1)
     scoring = _Scoring(measures_accuracy(loss_fn, accuracy), default_threshold(loss_fn, threshold))
     step: Step
+    compiled = None
     if compile:
-        step = compile_step(model, X, y, loss=loss_fn, l2=l2, backend='auto' if compile is True else compile,
-                            batch_size=batch_size)
+        compiled = compile_step(model, X, y, loss=loss_fn, l2=l2,
+                                backend='auto' if compile is True else compile, batch_size=batch_size)
+        # With NumPy the parameters stay one array through the epoch (written back after it).
+        step = compiled.on_arrays if compiled.runs_on_arrays else compiled
     else:
         step = _eager_step(model, loss_fn, l2)
-    watched = _Watched(model.parameters(), optimizer)
+    watched = _Watched(model.parameters(), optimizer,
+                       compiled if compiled is not None and compiled.runs_on_arrays else None)
+    rows = watched.arrays.as_array(X) if watched.arrays is not None else X  # converted once, not per batch
     order = random.Random(seed)  # one generator: a new shuffle every epoch
     history = History()
     stopping = _EarlyStopping(model, patience, restore_best)
@@ -153,8 +158,11 @@ def fit(model: Module, X: Sequence, y: Sequence, *, loss: str | LossFunction = '
     with progress_bar(epochs, progress) as bar, gc_paused():
         for epoch in range(1, epochs + 1):
             started, lr = time.perf_counter(), optimizer.lr
-            row = _train_one_epoch(step, watched, scoring, batches(X, y, batch_size, shuffle=shuffle,
-                                                                   seed=order), epoch, history)
+            try:
+                row = _train_one_epoch(step, watched, scoring, batches(rows, y, batch_size, shuffle=shuffle,
+                                                                       seed=order), epoch, history)
+            finally:
+                watched.write_back()  # the model's Values hold the weights from here on
             row.update(epoch=epoch, lr=lr)
             if validation is not None:
                 row['val_loss'], row['val_accuracy'] = evaluate(
@@ -246,13 +254,33 @@ def _eager_step(model: Module, loss_fn: LossFunction, l2: float) -> Step:
 
 
 class _Watched:
-    """The parameters `fit` updates and the optimizer that updates them, checked after every update."""
+    """The parameters `fit` updates and the optimizer that updates them, checked after every update.
 
-    def __init__(self, parameters: list[Value], optimizer: Optimizer):
-        self.parameters, self.optimizer = parameters, optimizer
+    With a compiled step that runs on arrays (``arrays``), the weights live in
+    its array during an epoch and the optimizer updates that array in place.
+    """
+
+    def __init__(self, parameters: list[Value], optimizer: Optimizer, arrays: CompiledStep | None = None):
+        self.parameters, self.optimizer, self.arrays = parameters, optimizer, arrays
+
+    def update(self) -> None:
+        if self.arrays is None:
+            self.optimizer.step()
+        else:
+            self.optimizer.step_arrays(self.arrays.weights, self.arrays.grads)
 
     def all_finite(self) -> bool:
-        return all(math.isfinite(p.data) for p in self.parameters)
+        if self.arrays is None:
+            return all(math.isfinite(p.data) for p in self.parameters)
+        if math.isfinite(abs(self.arrays.weights).max()):  # nan or inf anywhere makes the largest |w| so
+            return True
+        self.write_back()  # the error names the weight that broke, read from the Values
+        return False
+
+    def write_back(self) -> None:
+        if self.arrays is not None:
+            self.arrays.write_back()
+            self.optimizer.state_to_lists()
 
 
 def _train_one_epoch(step: Step, watched: _Watched, scoring: _Scoring,
@@ -263,7 +291,7 @@ def _train_one_epoch(step: Step, watched: _Watched, scoring: _Scoring,
         batch_loss, outputs = step(Xb, yb)
         if not math.isfinite(batch_loss):
             raise _diverged(batch_loss, epoch, updates + 1, watched.optimizer, history)
-        watched.optimizer.step()
+        watched.update()
         updates += 1
         # A finite loss can still give an inf or nan gradient (or a step too large for a float):
         # caught here, at the update that did it, before the weights spread nan any further.

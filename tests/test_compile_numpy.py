@@ -108,3 +108,75 @@ def test_aux_matches_the_python_backend():
     assert all(close(a, b) for row, np_row in zip(aux, np_aux) for a, b in zip(row, np_row))
     single = compile_batch(lambda w, x: (w * x, w), (1.0, 1.0), batched=[1], has_aux=True, backend='numpy')
     assert single(2.0, [1.0, 3.0])[0] == (4.0, [2.0, 2.0])
+
+
+# ----------------------------------------------------------------------
+# Parameters as one array, relu on whole layers, the penalty as a dot product.
+# ----------------------------------------------------------------------
+def test_parameters_as_an_array_give_an_array_gradient_equal_to_eager():
+    from tests.test_compile import eager_demo_loss
+
+    model, X, Y = demo_problem(2, n=15)
+    on_numpy = compile_demo(model, X, Y, backend='numpy')
+    data = [p.data for p in model.parameters()]
+    expected_value, expected_grads = eager_demo_loss(model, X, Y)
+    value, grads = on_numpy(np.array(data), np.array(X), Y)
+    assert isinstance(grads, np.ndarray) and grads.shape == (len(data),)
+    assert close(value, expected_value)
+    assert all(close(a, b) for a, b in zip(grads.tolist(), expected_grads))
+    list_value, list_grads = on_numpy(data, X, Y)   # a list in: a list of floats out
+    assert type(list_grads) is list and all(type(g) is float for g in list_grads)
+    assert list_grads == grads.tolist() and list_value == value
+
+
+def test_an_mlp_runs_as_whole_layers_without_a_line_per_parameter():
+    model, X, Y = demo_problem(0)
+    source = compile_demo(model, X, Y, backend='numpy').source
+    source = '\n'.join(line.split('#')[0] for line in source.splitlines())  # the code, not its comments
+    assert source.count('relu(') == 2 + 1                # a call per hidden layer (not per neuron); the hinge
+    assert source.count(' @ ') == 3 + 3 + 2              # forward, ∂W per layer, ∂X below the first
+    assert 'dot(_squared1, _squared1)' in source         # Σ p² of the penalty as one dot product
+    assert '_a0_' not in source                          # no parameter is unpacked as a float
+
+
+def test_a_parameter_array_of_the_wrong_length_is_named():
+    model, X, Y = demo_problem(0)
+    on_numpy = compile_demo(model, X, Y, backend='numpy')
+    with pytest.raises(ValueError, match=r'ps must hold 59 numbers, got an array of shape \(58,\)'):
+        on_numpy(np.zeros(58), X, Y)
+
+
+def test_weights_in_no_regular_order_are_read_through_an_index_array():
+    # The second neuron's weights come first in the list: no slice is a view of them.
+    def example(w, x, y):
+        hidden = [(w[1] * x[0] + w[0] * x[1]).relu(), (w[3] * x[0] + w[2] * x[1]).relu()]
+        return (w[4] * hidden[0] + w[5] * hidden[1] - y) ** 2
+
+    shared = [0.3, -0.2, 0.5, 0.1, -0.4, 0.7]
+    xs, ys = [[0.5, -1.0], [2.0, 0.3], [-0.7, 0.9]], [1.0, 0.25, -0.5]
+    on_python = compile_batch(example, (shared, xs[0], 0.0), batched=(1, 2))
+    on_numpy = compile_batch(example, (shared, xs[0], 0.0), batched=(1, 2), backend='numpy')
+    assert '_index' in on_numpy.source
+    value, grads = on_python(shared, xs, ys)
+    np_value, np_grads = on_numpy(shared, xs, ys)
+    assert close(np_value, value) and all(close(a, b) for a, b in zip(np_grads, grads))
+
+
+def test_a_penalty_on_some_parameters_only_matches_the_python_backend():
+    model, X, Y = demo_problem(1)
+    params = model.parameters()
+
+    def example(ps, x, y):
+        return (1 + -y * model(x)).relu()
+
+    def penalty(ps):
+        return 0.5 + 1e-3 * sum((p * p for p in ps[::2]), 0.0) + ps[1] * ps[1] * ps[3]
+
+    args = (params, X[0], Y[0])
+    on_python = compile_batch(example, args, batched=(1, 2), penalty=penalty)
+    on_numpy = compile_batch(example, args, batched=(1, 2), penalty=penalty, backend='numpy')
+    assert 'dot(_squared1, _squared1)' in on_numpy.source
+    data = [random.Random(4).uniform(-1, 1) for _ in params]
+    value, grads = on_python(data, X, Y)
+    np_value, np_grads = on_numpy(np.array(data), X, Y)
+    assert close(np_value, value) and all(close(a, b) for a, b in zip(np_grads.tolist(), grads))

@@ -208,3 +208,55 @@ def test_matches_torch_optim_for_ten_steps(kind, kwargs):
     assert ours != START  # the parameters did move
     for mine, reference in zip(ours, theirs):
         assert mine == pytest.approx(reference, abs=1e-12)
+
+
+# ----------------------------------------------------------------------
+# step_arrays: the same updates on one array of all the parameters
+# ----------------------------------------------------------------------
+ARRAY_CASES = [
+    (SGD, dict(lr=0.1)),
+    (SGD, dict(lr=linear_decay(0.5, 0.05, 6), weight_decay=0.01)),
+    (SGD, dict(lr=0.05, momentum=0.9)),
+    (SGD, dict(lr=step_decay(0.2, step_size=2, gamma=0.5), momentum=0.8, nesterov=True, weight_decay=1e-3)),
+    (Adam, dict(lr=0.01)),
+    (Adam, dict(lr=linear_decay(0.02, 0.002, 6), betas=(0.8, 0.95), eps=1e-6, weight_decay=0.1)),
+]
+
+
+@pytest.mark.parametrize('kind, kwargs', ARRAY_CASES)
+def test_step_arrays_gives_the_bits_of_step(kind, kwargs):
+    np = pytest.importorskip('numpy')
+    rng = __import__('random').Random(7)
+    start = [rng.uniform(-2, 2) for _ in range(9)]
+    gradients = [[rng.uniform(-3, 3) for _ in start] for _ in range(6)]
+    values = [Value(w) for w in start]
+    scalar = kind(values, **kwargs)
+    weights = np.array(start)
+    arrays = kind([Value(w) for w in start], **kwargs)
+    for step, grads in enumerate(gradients):
+        for v, g in zip(values, grads):
+            v.grad = g
+        scalar.step()
+        if step == 3:  # switch to the scalar path and back: the state carries over
+            arrays.state_to_lists()
+            for v, w, g in zip(arrays.params, weights.tolist(), grads):
+                v.data, v.grad = w, g
+            arrays.step()
+            weights = np.array([v.data for v in arrays.params])
+        else:
+            arrays.step_arrays(weights, np.array(grads))
+        assert weights.tolist() == [v.data for v in values]
+    assert arrays.steps == scalar.steps == len(gradients)
+
+
+def test_step_arrays_of_an_optimizer_without_one_applies_its_own_rule():
+    np = pytest.importorskip('numpy')
+    from nn.optim import Optimizer
+
+    class Halving(Optimizer):
+        def _updated(self, i, w, g, lr):
+            return w / 2 - lr * g * i
+
+    weights = np.array([4.0, 8.0, 2.0])
+    Halving([Value(0.0)] * 3, lr=0.5).step_arrays(weights, np.array([1.0, 1.0, 2.0]))
+    assert weights.tolist() == [2.0, 4.0 - 0.5, 1.0 - 2.0]

@@ -141,7 +141,7 @@ def test_value_math_agrees_with_the_floats():
 def test_symbolic_formulas_evaluated_in_generated_python_agree_with_the_floats():
     assert disagreements(in_generated_code(namespace())) == []
     if importlib.util.find_spec('numpy'):
-        from autodiff.codegen.numpy_code import numpy_namespace
+        from autodiff.codegen.array_math import numpy_namespace
 
         assert disagreements(in_generated_code(numpy_namespace(), on_arrays=True)) == []
 
@@ -188,7 +188,7 @@ def test_the_generated_python_namespace_takes_the_contract_from_the_floats():
 
 def test_array_math_agrees_with_the_floats_element_by_element():
     np = pytest.importorskip('numpy')
-    from autodiff.codegen.numpy_code import ARRAY_MATH
+    from autodiff.codegen.array_math import ARRAY_MATH
 
     def on_arrays(name: str, args: tuple) -> float:
         arrays = [a if name == 'heaviside' and i == 1 else np.array([a]) for i, a in enumerate(args)]

@@ -211,3 +211,24 @@ def test_one_hot_cross_entropy_equals_cross_entropy(row):
         softmax = [math.exp(z - largest) / sum(math.exp(v - largest) for v in row) for z in row]
         for z, p, t in zip(logits, softmax, one_hot):  # ∂/∂z_k = softmax_k - one_hot_k
             assert z.grad == pytest.approx(p - t, abs=1e-12)
+
+
+@pytest.mark.parametrize('optimizer', ['sgd', 'adam'])
+def test_the_optimizers_state_after_compiled_fit_is_the_eager_one(optimizer, backend):
+    # On NumPy the weights and the optimizer's state live in arrays during an epoch; after fit the
+    # Values and the per-parameter lists hold them, so training can go on eagerly from there.
+    X, y, nouts, _ = problem('hinge')
+    runs = []
+    for compile in (False, backend):
+        model = MLP(2, nouts, activation='tanh', seed=0)
+        opt = SGD(model.parameters(), lr=0.05, momentum=0.5) if optimizer == 'sgd' else \
+            Adam(model.parameters(), lr=0.02)
+        fit(model, X, y, loss='hinge', optimizer=opt, epochs=2, batch_size=10, progress=False,
+            compile=compile)
+        fit(model, X, y, loss='hinge', optimizer=opt, epochs=1, batch_size=10, progress=False, compile=False)
+        state = opt.buffers if optimizer == 'sgd' else opt.m + opt.v
+        runs.append(([p.data for p in model.parameters()], state, opt.steps))
+    (eager_weights, eager_state, eager_steps), (weights, state, steps) = runs
+    assert steps == eager_steps == 9
+    assert all(close(a, b) for a, b in zip(weights, eager_weights))
+    assert all(close(a, b) for a, b in zip(state, eager_state))

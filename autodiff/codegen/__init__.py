@@ -8,7 +8,10 @@ module             what lives there
                    chain-rule walker on symbols, `build`
 ``batch``          `BatchPlan`, `plan_batch`: per-example vs once-per-batch
                    steps; the batch as a Python loop
-``numpy_code``     the NumPy backend: `ArrayMath`, dense-layer fusion, NumPy source
+``numpy_code``     the NumPy backend's source: dense layers, blocks of rows, the
+                   parameters as one array, sums of squares as dot products
+``array_math``     what NumPy code runs with: `ArrayMath` (the rules' math on
+                   arrays), the forward functions, `numpy_namespace`
 ``compiled``       the public objects: `compile`, `compile_batch`,
                    `CompiledFunction`, `CompiledBatch`
 ``backends``       the one place that chooses a backend (``'python'``, ``'numpy'``, ``'auto'``)

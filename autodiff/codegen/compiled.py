@@ -191,11 +191,11 @@ class CompiledBatch:
         self.__name__ = f"{self.example.name}_batch"
         if self.backend == 'numpy':
             # NumPy is optional: its backend is imported only when asked for.
-            from autodiff.codegen import numpy_code
+            from autodiff.codegen import array_math, numpy_code
 
             self.source = numpy_code.numpy_batch_source(self.plan)
-            self._run = numpy_code.ignoring_overflow(
-                build(self.source, batch_code.MAIN, numpy_code.numpy_namespace()))
+            self._run = array_math.ignoring_overflow(
+                build(self.source, batch_code.MAIN, array_math.numpy_namespace()))
         else:
             self.source = python_batch_source(self.plan)
             self._run = build(self.source, batch_code.MAIN, namespace())
