@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from autodiff import modes as _modes
-from autodiff.graph import describe, topological_order
+from autodiff.graph import describe, operations_in_order, topological_order
 from autodiff.rule_math import FLOAT_MATH, VALUE_MATH, RuleMath
 from autodiff.rules import RULES
 from autodiff.symbolic import SYMBOLIC_MATH, Symbol, number_text
@@ -36,7 +36,7 @@ Combine = Callable[[Any, int, Any, Any, Any], None]
 
 
 def backpropagate(order: Sequence[Any], combine: Combine | None = None, *, m: RuleMath = FLOAT_MATH,
-                  primal: Callable[[Any], Any] | None = None) -> None:
+                  primal: Callable[[Any], Any] | None = None, pending: float | None = None) -> None:
     """Apply the chain rule over ``order`` (inputs before outputs), last node first.
 
     Args:
@@ -47,6 +47,9 @@ def backpropagate(order: Sequence[Any], combine: Combine | None = None, *, m: Ru
         m: the namespace the rules run with (floats, Values, symbols, arrays).
         primal: what the rule sees for a node; ``None`` means its float ``.data``.
             Inputs that are constants of the operation are always passed as floats.
+        pending: the float zero that :func:`operations_in_order` left in every
+            operation node's ``.grad``; a node still holding it has had no
+            contribution yet (see the everyday step below).
 
     >>> from autodiff import Value
     >>> x = Value(3.0)
@@ -85,17 +88,27 @@ def backpropagate(order: Sequence[Any], combine: Combine | None = None, *, m: Ru
             # The same step for the first input and for the second, written out
             # rather than looped: a loop costs a tuple and an iterator per node.
             # A partial of None marks a constant of the operation: no gradient.
+            # An input whose .grad is still ``pending`` (a float zero) takes its
+            # first contribution as it is, without the addition 0.0 + c: no new
+            # float, and a partial of exactly 1 (as in +) passes the upstream
+            # float object itself, so a chain of sums shares one gradient object.
+            # ``or 0.0`` keeps the result bit for bit that of 0.0 + c, which is
+            # +0.0 for c = -0.0 (and c itself for every other c, nan included).
             upstream = node.grad
             if da is not None:
-                if combine is None:
-                    a.grad += upstream * da
-                else:  # upstream * 1 is upstream: skipping it spares a recorded node
+                if combine is not None:  # upstream * 1 is upstream: skipping it spares a recorded node
                     combine(node, 0, a, da, upstream if da == 1 else upstream * da)
-            if db is not None:
-                if combine is None:
-                    b.grad += upstream * db
+                elif a.grad is pending:
+                    a.grad = (upstream if da == 1.0 else upstream * da) or 0.0
                 else:
+                    a.grad += upstream * da
+            if db is not None:
+                if combine is not None:
                     combine(node, 1, b, db, upstream if db == 1 else upstream * db)
+                elif b.grad is pending:
+                    b.grad = (upstream if db == 1.0 else upstream * db) or 0.0
+                else:
+                    b.grad += upstream * db
     except _modes.AnomalyError:
         raise
     except (ArithmeticError, ValueError, KeyError) as error:
@@ -182,14 +195,24 @@ def checked(combine: Combine) -> Combine:
 def backward(root: Any, seed: Any, create_graph: bool = False) -> list:
     """`Value.backward`: fill in ``.grad`` on the whole graph below ``root``; returns its order.
 
-    ``seed`` is ∂root/∂root (a float, or a Value when recording).
+    ``seed`` is ∂root/∂root (a float, or a Value when recording).  The order
+    holds every node when recording or checking anomalies, and only the
+    operation nodes in the everyday pass (see :func:`operations_in_order`).
     """
-    order = topological_order(root)
-    for node in order:
-        if node._a is not None:
-            node.grad = 0.0  # a non-leaf's gradient is this pass's alone
+    if create_graph or _modes.is_anomaly_enabled():
+        order = topological_order(root)
+        for node in order:
+            if node._a is not None:
+                node.grad = 0.0  # a non-leaf's gradient is this pass's alone
+        root.grad = seed if root._a is not None else root.grad + seed
+        run_chain_rule(order, create_graph)
+        return order
+    # The everyday pass: the search resets each operation node's gradient to
+    # a float zero made for this pass, which tells the walker "no contribution yet".
+    placed = float(0)
+    order = operations_in_order(root, float(0), placed)
     root.grad = seed if root._a is not None else root.grad + seed
-    run_chain_rule(order, create_graph)
+    backpropagate(order, pending=placed)
     return order
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Sequence
 
 from autodiff import chain_rule as _chain_rule
 from autodiff import modes as _modes
@@ -310,6 +311,48 @@ def apply(op: str, *inputs: Value | Number) -> Value:
         raise ValueError(f"an operation takes one or two inputs; {op!r} was given {len(inputs)}")
     nodes = [v if isinstance(v, Value) else Value(v) for v in inputs]
     return _result(rule.forward(*[v.data for v in nodes]), op, *nodes)
+
+
+def weighted_sum(bias: Value, weights: Sequence[Value], inputs: Sequence[Value | Number]) -> Value:
+    """``bias + w0*x0 + w1*x1 + ...`` (a neuron's sum): the nodes of that loop, built faster.
+
+    The graph and every float are exactly those of ``act = act + w * x``
+    over the pairs, from ``act = bias``; only the building is cheaper.  Each
+    ``+`` or ``*`` written as an operator costs a dispatch from C into a
+    Python method and a call of `_result`, more than the node itself; here
+    the two nodes of each term are built in this one frame (about a third
+    of the forward pass of a training step).  A number among ``inputs``
+    becomes a leaf, as the operator makes it.  While some thread records
+    nothing or checks anomalies, the operators themselves build the sum.
+
+    >>> w, x = [Value(2.0), Value(3.0)], [Value(5.0), 7.0]
+    >>> total = weighted_sum(Value(1.0), w, x)
+    >>> total.data, total._op, total._a._op, total._b._op, total._b._b.data
+    (32.0, '+', '+', '*', 7.0)
+    """
+    act = bias
+    if not _modes.fast_path:
+        for w, x in zip(weights, inputs):
+            act = act + w * x
+        return act
+    new = _new_node
+    for w, x in zip(weights, inputs):
+        if not isinstance(x, Value):
+            x = Value(x)
+        term = new(Value)
+        term.data = w.data * x.data
+        term.grad = 0.0
+        term._op = '*'
+        term._a = w
+        term._b = x
+        total = new(Value)
+        total.data = act.data + term.data
+        total.grad = 0.0
+        total._op = '+'
+        total._a = act
+        total._b = term
+        act = total
+    return act
 
 
 def _to_float(data: object) -> float:

@@ -208,7 +208,7 @@ class CompiledEngine:
         # (the gradient comes back as an array when the parameters go in as one).
         self.params = np.array([p.data for p in params]) if self.numpy else [p.data for p in params]
         self.X = np.asarray(X) if self.numpy else X
-        self.Y, self.X_list = (np.asarray(Y) if self.numpy else Y), X
+        self.Y, self.X_list, self.Y_list = (np.asarray(Y) if self.numpy else Y), X, Y
 
     def step(self, k: int, steps: int) -> float:
         value, grads = self.loss(self.params, self.X, self.Y)
@@ -225,7 +225,7 @@ class CompiledEngine:
     def accuracy(self) -> float:
         for p, d in zip(self.model.parameters(), self.params):
             p.data = float(d)
-        return statistics.mean((self.model(x).data > 0) == (y > 0) for x, y in zip(self.X_list, self.Y))
+        return statistics.mean((self.model(x).data > 0) == (y > 0) for x, y in zip(self.X_list, self.Y_list))
 
 
 class TorchVectorEngine:

@@ -26,6 +26,7 @@ from typing import Any, Protocol, TypeVar
 
 from autodiff import Value
 from autodiff.files import write_atomically
+from autodiff.value import weighted_sum
 
 #: The activation functions a neuron can apply to ``w · x + b``.
 ACTIVATIONS: dict[str, Callable[[Value], Value] | None] = {
@@ -384,11 +385,9 @@ class Neuron(Module):
     def __call__(self, x: Sequence[Value | float]) -> Value:
         if len(x) != len(self.w):
             raise ValueError(f"this neuron takes {len(self.w)} inputs, got {len(x)}")
-        # The same nodes as sum(w·x, b), built by a plain loop: a generator's
-        # resume per term costs more than the loop's own step.
-        act: Value = self.b  # a Parameter, and each sum a plain Value
-        for wi, xi in zip(self.w, x):
-            act = act + wi * xi
+        # The same nodes as ``act = act + wi * xi`` from ``act = self.b``, built
+        # by the engine in one frame (see autodiff.value.weighted_sum).
+        act = weighted_sum(self.b, self.w, x)
         return self._apply(act) if self._apply else act
 
     def extra_repr(self) -> str:

@@ -9,6 +9,7 @@ import random
 import pytest
 
 from autodiff import Value, gradients, topological_order
+from autodiff.graph import operations_in_order
 
 
 def test_the_notes_worked_example():
@@ -225,3 +226,78 @@ def test_backward_through_an_unknown_operation_says_so():
 def test_backward_rejects_a_non_numeric_seed():
     with pytest.raises(TypeError, match='gradient must be a number'):
         (Value(1.0) * 2).backward(gradient='one')
+
+
+def _random_graph(seed: int) -> Value:
+    rng = random.Random(seed)
+    nodes = [Value(rng.uniform(-1, 1)) for _ in range(5)]
+    for _ in range(200):
+        a, b = rng.choice(nodes), rng.choice(nodes)
+        nodes.append(a * b if rng.random() < 0.5 else a + b.tanh())
+    return nodes[-1]
+
+
+@pytest.mark.parametrize('seed', range(5))
+def test_the_backward_pass_order_is_the_topological_order_without_leaves(seed):
+    # The same order, so every gradient is summed in the same order, to the last bit.
+    root = _random_graph(seed)
+    expected = [node for node in topological_order(root) if node._a is not None]
+    entered, placed = float(0), float(0)
+    order = operations_in_order(root, entered, placed)
+    assert len(order) == len(expected) and all(a is b for a, b in zip(order, expected))
+    assert all(node.grad is placed for node in order)  # marked, and each a reset 0.0
+    # The marks of one search never mislead the next.
+    again = operations_in_order(root, float(0), float(0))
+    assert len(again) == len(order) and all(a is b for a, b in zip(again, order))
+
+
+def test_the_order_of_nodes_built_micrograds_way_keeps_their_inputs_order():
+    x, y = Value(1.0), Value(2.0)
+    s, p = x + y, x * y
+    both = Value(s.data + p.data, (p, s), '+')
+    expected = [node for node in topological_order(both) if node._a is not None]
+    assert operations_in_order(both, float(0), float(0)) == expected
+
+
+def test_a_first_contribution_is_stored_as_is_and_sums_share_the_upstream_float():
+    leaves = [Value(float(i)) for i in range(4)]
+    total = (leaves[0] * leaves[1] + leaves[2]) + leaves[3]
+    seed = 0.5 + 0.25  # a float object made here
+    total.backward(seed)
+    assert total._a.grad is seed and total._a._a.grad is seed  # no 0.0 + c, no c * 1.0
+    assert [v.grad for v in leaves] == [0.75, 0.0, 0.75, 0.75]
+
+
+def test_a_negative_zero_first_contribution_becomes_positive_zero_as_0_plus_c_does():
+    x = Value(2.0)
+    h = x * 3.0
+    y = h + 1.0
+    y.backward(-0.0)
+    assert math.copysign(1.0, h.grad) == 1.0 and math.copysign(1.0, x.grad) == 1.0
+    assert math.copysign(1.0, y.grad) == -1.0  # the root keeps its seed
+    nan = Value(float('nan'))
+    z = nan * 1.0 + 0.0
+    z.backward(float('nan'))
+    assert math.isnan(z._a.grad) and math.isnan(nan.grad)
+
+
+def test_a_node_no_contribution_reaches_ends_with_a_zero_gradient():
+    x = Value(2.0)
+    h = x * 3.0
+    y = Value(h.data, (h,), 'custom')
+    y._backward = lambda: None  # passes nothing on
+    y.backward()
+    assert h.grad == 0.0 and type(h.grad) is float and x.grad == 0.0
+
+
+def test_a_micrograd_style_backward_adds_into_reset_gradients():
+    x = Value(3.0)
+    h = x * x
+    y = Value(2 * h.data, (h,), 'double')
+
+    def double_backward():
+        h.grad += 2 * y.grad
+    y._backward = double_backward
+    y.backward()
+    y.backward()  # non-leaves show the latest pass, leaves accumulate
+    assert h.grad == 2.0 and x.grad == 24.0

@@ -179,3 +179,35 @@ def test_the_operators_value_writes_inline_are_the_rule_tables_forward_functions
     assert RULES['+'].forward is operator.add
     assert RULES['-'].forward is operator.sub
     assert RULES['*'].forward is operator.mul
+
+
+def test_weighted_sum_builds_the_nodes_and_floats_of_the_operator_loop():
+    from autodiff import no_grad
+    from autodiff.value import weighted_sum
+
+    def loop(bias, weights, inputs):
+        act = bias
+        for w, x in zip(weights, inputs):
+            act = act + w * x
+        return act
+
+    def shape(node):
+        if node._a is None:
+            return node.data.hex()
+        return (node._op, node.data.hex(), *[shape(p) for p in node._prev])
+
+    weights = [Value(0.1 * k - 0.3) for k in range(7)]
+    inputs = [Value(1.7 - k) if k % 2 else 0.3 * k for k in range(7)]
+    bias = Value(0.05)
+    fast, slow = weighted_sum(bias, weights, inputs), loop(bias, weights, inputs)
+    assert shape(fast) == shape(slow)
+    fast.backward()
+    grads = [w.grad for w in weights]
+    for w in weights:
+        w.grad = 0.0
+    slow.backward()
+    assert [w.grad for w in weights] == grads
+    with no_grad():  # the operators' own switches apply
+        assert weighted_sum(bias, weights, inputs)._prev == ()
+    with pytest.raises(TypeError, match='real number'):
+        weighted_sum(bias, weights, ['x'])
