@@ -608,11 +608,13 @@ def w2_w3_w4(sizes: list[int], wide: int, rounds: int, limits: dict[str, int]) -
     for name in engines:
         if not name.endswith('gc_paused'):  # the same graph: the same bytes
             w4[name] = bytes_per_node(name, wide, nodes)
-    return {'W2': w2, 'W3': w3, 'W4': w4}
+    w4b = {name: bytes_per_node(name, wide, nodes, backward=True) for name in w4
+           if name != 'torch 0-dim tensors'}
+    return {'W2': w2, 'W3': w3, 'W4': w4, 'W4b': w4b}
 
 
-def bytes_per_node(name: str, n: int, nodes: int) -> float:
-    """Peak traced memory of the W3 graph (built, not yet differentiated) per node."""
+def bytes_per_node(name: str, n: int, nodes: int, backward: bool = False) -> float:
+    """Traced memory held by the W3 graph per node: built (and, with ``backward``, differentiated)."""
     V = {'chainrule eager': Value, 'micrograd': MicroValue if micrograd else None}.get(name)
     rng = random.Random(0)
     gc.collect()
@@ -625,6 +627,8 @@ def bytes_per_node(name: str, n: int, nodes: int) -> float:
                  * torch.tensor(rng.random(), dtype=torch.float64, requires_grad=True) for _ in range(n)]
     while len(level) > 1:
         level = [level[i] + level[i + 1] if i + 1 < len(level) else level[i] for i in range(0, len(level), 2)]
+    if backward:
+        level[0].backward()  # leaves the gradients (what the pass kept besides them is freed)
     used = tracemalloc.get_traced_memory()[0] - before
     tracemalloc.stop()
     del level
@@ -670,10 +674,12 @@ def table(results: dict) -> str:
                                            for name in names) + '\n')
     for label, key, unit in (('W3  wide balanced sum of products', 'W3', 'µs/node'),
                              ('W4  memory of the W3 graph, tracemalloc (torch: its C++ tensors are '
-                              'invisible to tracemalloc, not comparable)', 'W4', 'bytes/node')):
-        base = results[key].get('micrograd')
+                              'invisible to tracemalloc, not comparable)', 'W4', 'bytes/node'),
+                             ('W4b the same graph after backward (leaves + forward + backward)', 'W4b',
+                              'bytes/node')):
+        base = results.get(key, {}).get('micrograd')
         out.write(f"{label} ({unit})\n")
-        for name, v in results[key].items():
+        for name, v in results.get(key, {}).items():
             ratio = f"  ({base / v:.1f}x micrograd)" if base and key == 'W3' else (
                 f"  ({v / base:.2f} of micrograd)" if base else '')
             out.write(f"    {name:30} {v:10.2f}{ratio}\n")
