@@ -6,6 +6,7 @@ gradients; central finite differences are an independent second one.
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import re
@@ -445,3 +446,96 @@ def test_random_batch_programs_are_bit_for_bit_the_same_inlined_or_not(lines, ex
         assert got is expected  # the same error
         return
     assert repr(got) == repr(expected)  # bit for bit (repr: nan equals nan, -0.0 differs from 0.0)
+
+
+# --------------------------------------------------------------------------
+# A relu that is off passes back 0.0 without summing its gradient, where that is exact.
+# --------------------------------------------------------------------------
+def compile_without_relu_skips(monkeypatch, *args, **kwargs):
+    from autodiff.codegen import batch as batch_code
+
+    with monkeypatch.context() as patch:
+        patch.setattr(batch_code, 'skip_off_relus', lambda lines, flag: (list(lines), 0))
+        return compile_batch(*args, **kwargs)
+
+
+SIZES = [0.0, -0.0, 0.5, -2.0, 1e10, 1e17, -1e30, 1e200, -1e300, math.inf, -math.inf, math.nan]
+
+
+@pytest.mark.parametrize('where', ['weight', 'bias', 'output weight', 'x', 'y'])
+@pytest.mark.parametrize('size', SIZES)
+def test_relu_skips_give_the_same_bits_for_any_input(monkeypatch, where, size):
+    # nan, inf or a huge value anywhere: the slope then takes the engine's U * 0.0 (and nan stays);
+    # 1e10 and 1e17 are inside the bound: those examples skip the sums of relus that are off.
+    model, X, Y = demo_problem(7, n=6)
+    skipping = compile_demo(model, X, Y)
+    plain = compile_without_relu_skips(
+        monkeypatch, lambda ps, x, y: (1 + -y * model(x)).relu(), (model.parameters(), X[0], Y[0]),
+        batched=(1, 2), penalty=lambda ps: 1e-4 * sum(p * p for p in ps))
+    assert 'if _bounded' in skipping.source and '_bounded' not in plain.source
+    data = [random.Random(7).uniform(-1, 1) for _ in model.parameters()]
+    X, Y = [list(x) for x in X], list(Y)
+    position = {'weight': 0, 'bias': 2, 'output weight': len(data) - 2}
+    if where in position:
+        data[position[where]] = size
+    elif where == 'x':
+        X[3][1] = size
+    else:
+        Y[2] = size
+    assert repr(skipping(data, X, Y)) == repr(plain(data, X, Y))  # repr: nan equals nan, -0.0 is not 0.0
+
+
+def test_relu_skips_only_for_sums_products_and_relu():
+    from autodiff.codegen.batch import input_bound
+    from autodiff.codegen.tracing import trace
+
+    assert input_bound(trace(lambda w, x: (w * x - 1.0).relu() * -w, (1.0, 1.0))) == 2.0 ** 64
+    assert input_bound(trace(lambda w, x: (w * x).relu().tanh(), (1.0, 1.0))) is None
+    f = compile_batch(lambda w, x: (w * x).relu().tanh() * w, (1.0, 1.0), batched=[1])
+    assert '_bounded' not in f.source and '(1.0 if _v' in f.source  # the engine's slope, as it was
+    assert input_bound(trace(lambda x: x * 1e300 * 1e300, (1.0,))) is None  # overflows at any size
+
+
+def test_the_loop_temporaries_take_the_first_local_slots():
+    # CPython reads locals past number 255 with an EXTENDED_ARG prefix: the loop's own names come first.
+    model, X, Y = demo_problem(0)
+    names = compile_demo(model, X, Y)._run.__code__.co_varnames
+    loop = compile_demo(model, X, Y).source.split('for ', 1)[1]
+    hidden_slopes = re.findall(r'(_gv\d+) = .* if _bounded', loop)
+    assert hidden_slopes and all(names.index(n) < 256 for n in hidden_slopes + ['_bounded', '_a1_0'])
+
+
+@functools.cache
+def relu_network_with_and_without_skips():
+    from autodiff.codegen import batch as batch_code
+
+    random.seed(3)
+    model = MLP(1, [3, 4, 2])
+    args = (lambda ps, x: (model([x])[0] * -model([x])[1]).relu()), (model.parameters(), 0.5)
+    skipping = compile_batch(*args, batched=[1])
+    original = batch_code.skip_off_relus
+    batch_code.skip_off_relus = lambda body, flag: (list(body), 0)
+    try:
+        return skipping, compile_batch(*args, batched=[1])
+    finally:
+        batch_code.skip_off_relus = original
+
+
+def with_some(values: list[float], specials: list[tuple[int, float]]) -> list[float]:
+    values = list(values)
+    for position, special in specials:
+        values[position % len(values)] = special
+    return values
+
+
+some_specials = st.lists(st.tuples(st.integers(0, 99), st.sampled_from(SIZES)), max_size=3)
+
+
+@given(data=st.lists(finite, min_size=32, max_size=32), xs=st.lists(finite, min_size=1, max_size=6),
+       specials=some_specials, example_specials=some_specials)
+def test_random_relu_networks_are_bit_for_bit_the_same_with_or_without_skips(data, xs, specials,
+                                                                             example_specials):
+    # A small relu MLP, a few of its weights and inputs anywhere from -0.0 to nan: the same bits.
+    skipping, plain = relu_network_with_and_without_skips()
+    data, xs = with_some(data, specials), with_some(xs, example_specials)
+    assert repr(skipping(data, xs)) == repr(plain(data, xs))

@@ -15,18 +15,25 @@ plan as NumPy lines on whole arrays.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import operator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from autodiff import scalar_math
 from autodiff.codegen.python_code import (
     backward_lines,
+    first_slot_lines,
     forward_lines,
+    generated_names,
     grads_return,
     header_comment,
     inline_single_use,
     operand_text,
+    skip_off_relus,
     unpack_lines,
     wanted_names,
+    wrap_line,
 )
 from autodiff.codegen.tracing import (
     Operand,
@@ -37,6 +44,9 @@ from autodiff.codegen.tracing import (
     flatten_layout,
     grad_name,
 )
+from autodiff.rule_math import RuleMath
+from autodiff.rules import RULES
+from autodiff.symbolic import number_text
 
 #: The name of the generated batch function.
 MAIN = '_compiled_batch'
@@ -113,7 +123,12 @@ def python_batch_source(plan: BatchPlan) -> str:
 
     The example's straight-line code is the body of a loop over examples:
     small enough for CPython to compile quickly, and the shared gradients
-    are running sums (``+=``) across iterations.
+    are running sums (``+=``) across iterations.  The body is what runs most,
+    so it is written for CPython to run it fast, bit for bit the same:
+    temporaries read once go into their readers (`inline_single_use`), a
+    relu that is off skips its gradient's sum where that is exact
+    (`input_bound`, `skip_off_relus`), and the loop's names take the first
+    local slots (`first_slot_lines`).
 
     >>> from autodiff.codegen.tracing import trace
     >>> source = python_batch_source(plan_batch(trace(lambda w, x: w * x, (1.0, 2.0)), None, [1], 0))
@@ -136,9 +151,12 @@ def python_batch_source(plan: BatchPlan) -> str:
     after = hoisted_backward_lines(plan) + ['    _value = _total / _count'] + penalty_lines(plan)
     grads = grads_return(example.layouts, plan.chosen, plan.argnums, accumulators)
     after.append(f"    return {'(_value, _aux)' if example.aux is not None else '_value'}, {grads}")
-    # The loop body runs once per example: there, single-use temporaries go into their readers.
-    lines += loop[:1] + inline_single_use(loop[1:], lines + after)
-    return '\n'.join(lines + after)
+    body = inline_single_use(loop[1:], lines + after)
+    before, body = _relu_skip(plan, body)
+    lines += before
+    slots = first_slot_lines(loop[:1] + body, generated_names(lines), '    ', taken=len(params),
+                             first=['_bounded', '_shared_size'] if before else [])
+    return '\n'.join(lines[:2] + slots + lines[2:] + loop[:1] + body + after)
 
 
 def _loop_lines(plan: BatchPlan, accumulators: set[str]) -> list[str]:
@@ -165,6 +183,98 @@ def _loop_lines(plan: BatchPlan, accumulators: set[str]) -> list[str]:
         lines.append(f"        {grad_name(output)} += _seed")
     more, _ = backward_lines(plan.looped, seeded, accumulators, plan.wanted, '        ', fast=True)
     return lines + more
+
+
+# ----------------------------------------------------------------------
+# Where a relu that is off may skip its gradient's sum: examples too small to overflow.
+# ----------------------------------------------------------------------
+#: Bounds of |f(a, b)| given bounds of |a| and |b|, for the forward functions whose
+#: values and gradients are then bounded too (sums and products: polynomials, with relu).
+_SIZE_BOUNDS: dict[Callable[..., Any], Callable[..., float]] = {
+    operator.add: lambda a, b: a + b, operator.sub: lambda a, b: a + b,
+    operator.mul: lambda a, b: a * b, operator.neg: lambda a: a, scalar_math.relu: lambda a: a}
+#: Every value and gradient below this is finite, with room for rounding (floats reach 2**1024).
+SIZE_LIMIT = 2.0 ** 1000
+
+
+class _SlopeBounds(RuleMath):
+    """The rules' namespace on sizes (bounds of |x|): a step function is at most 1."""
+
+    def heaviside(self, x: Any, at_zero: float) -> float:
+        return 1.0
+
+
+_SLOPE_BOUNDS = _SlopeBounds()
+
+
+def input_bound(program: Program) -> float | None:
+    """A size M such that inputs no larger than M keep every value and gradient of ``program`` finite.
+
+    Only for programs of sums, products and relu, whose values are bounded
+    by polynomials in their inputs: the bounds are computed through the
+    steps (|a·b| ≤ |a|·|b|, the slopes from the rule table, seed 1), for M
+    from 2**64 down to 1.  None: no such M, or another operation.
+
+    >>> from autodiff.codegen.tracing import trace
+    >>> input_bound(trace(lambda w, x: (w * x + 1.0).relu(), (1.0, 1.0))) == 2.0 ** 64
+    True
+    >>> input_bound(trace(lambda w, x: (w * x).exp(), (1.0, 1.0))) is None
+    True
+    """
+    if any(RULES[s.op].forward not in _SIZE_BOUNDS for s in program.steps):
+        return None
+    for exponent in (64, 16, 4, 1, 0):
+        if _all_below(program, 2.0 ** exponent, SIZE_LIMIT):
+            return 2.0 ** exponent
+    return None
+
+
+def _all_below(program: Program, m: float, limit: float) -> bool:
+    """Whether, with inputs of size at most ``m``, every value and gradient is below ``limit``."""
+    size: dict[str, float] = {}
+
+    def of(o: Operand) -> float:
+        return size.get(o, m) if isinstance(o, str) else abs(o)
+    for s in program.steps:
+        size[s.name] = _SIZE_BOUNDS[RULES[s.op].forward](*map(of, s.operands))
+    grad: dict[Operand, float] = {program.output: 1.0}
+    for s in reversed(program.steps):
+        upstream = grad.get(s.name, 0.0)
+        if upstream:
+            slopes = RULES[s.op].partials(_SLOPE_BOUNDS, size[s.name], *map(of, s.operands))
+            for o, slope in zip(s.operands, slopes):
+                if isinstance(o, str) and slope is not None:
+                    grad[o] = grad.get(o, 0.0) + upstream * abs(slope)
+    return all(v <= limit for v in size.values()) and all(v <= limit for v in grad.values())
+
+
+def _relu_skip(plan: BatchPlan, body: list[str]) -> tuple[list[str], list[str]]:
+    """The loop ``body`` with relu's slope skipping its sum where exact (`skip_off_relus`), and the
+    line to put before the loop; nothing changes for a program `input_bound` cannot bound."""
+    bound = input_bound(plan.example)
+    if bound is None:
+        return [], body
+    body, changed = skip_off_relus(body, '_bounded')
+    if not changed:
+        return [], body
+    shared = [n for i in plan.shared for n in flatten_layout(plan.example.layouts[i])]
+    example = [n for i in plan.batched for n in flatten_layout(plan.example.layouts[i])]
+    before = [f"    # _bounded: the example's inputs have Σ|x| ≤ {number_text(bound)}, so none of its values",
+              "    # or gradients can be inf or nan: a relu that is off passes back 0.0 without its sum",
+              _statement(f"_shared_size = sum(map(abs, {_tuple_text(shared)}))", '    ')]
+    guard = _statement(f"_bounded = _shared_size + sum(map(abs, {_tuple_text(example)})) <= "
+                       f"{bound!r}", '        ')
+    at = next(i for i, line in enumerate(body) if line.strip().startswith('# forward'))
+    return before, body[:at] + [guard] + body[at:]
+
+
+def _tuple_text(names: list[str]) -> str:
+    return '(' + ', '.join(names) + (',)' if len(names) == 1 else ')')
+
+
+def _statement(code: str, indent: str) -> str:
+    """One statement, a long one wrapped after commas."""
+    return f"\n{indent}".join(f"{indent}{line}" if i == 0 else line for i, line in enumerate(wrap_line(code)))
 
 
 def hoisted_forward_lines(plan: BatchPlan) -> list[str]:

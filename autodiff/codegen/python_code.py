@@ -384,10 +384,10 @@ def unpack_lines(name: str, layout: Layout, indent: str, shown: str = '') -> lis
     if len(layout) == 1:
         text += ','
     return [f"\n{indent}".join(f"{indent}{line}" if i == 0 else line
-                               for i, line in enumerate(_wrap_line(f"({text}) = {name}")))]
+                               for i, line in enumerate(wrap_line(f"({text}) = {name}")))]
 
 
-def _wrap_line(line: str, width: int = 100) -> list[str]:
+def wrap_line(line: str, width: int = 100) -> list[str]:
     """Split a long unpacking line after commas (inside its parentheses)."""
     if len(line) <= width:
         return [line]
@@ -562,10 +562,12 @@ _STATEMENT = re.compile(r'^(?P<indent>\s*)(?P<target>_\w+) (?P<op>\+?=) (?P<expr
 #: Nothing in it can raise, so computing it a few lines later changes no error.
 _MOVABLE = re.compile(r'(?:\s|_\w+|\d+(?:\.\d*)?(?:e[-+]?\d+)?|math\.nan|[-+*()<>=!]|if|else|or)*')
 #: The most generated names an expression built by substitution may read: CPython's
-#: parser limits nesting, and one very long line gains nothing over two.
-MOVED_NAMES = 24
-#: The names not yet written as a line: name -> (its expression, the names that reads, its indent).
-_Pending = dict[str, tuple[str, set[str], str]]
+#: parser limits nesting (200 parentheses deep).  64 keeps a sum of 32 products
+#: (an MLP unit with 31 inputs, or its input's gradient) one statement.
+MOVED_NAMES = 64
+#: The names not yet written as a line: name -> (its expression, the names that reads, its indent,
+#: how many generated names it reads).
+_Pending = dict[str, tuple[str, set[str], str, int]]
 
 
 def inline_single_use(body: list[str], outside: Iterable[str] = ()) -> list[str]:
@@ -580,13 +582,15 @@ def inline_single_use(body: list[str], outside: Iterable[str] = ()) -> list[str]
     ``_gv2 = _gv3`` is replaced by its source.  Each operation and its
     operands stay as they were, so the numbers are bit for bit the same.
     ``outside`` are the lines around ``body``: what they read is kept.
+    (What an expression reads is kept with it, so a line costs the time
+    of its own text, not of the growing expression it joins.)
 
     >>> inline_single_use(['    _v1 = _a0 * _a1', '    _v2 = _v1 + _a1', '    _gv2 = _gv3',
     ...                    '    _v2 += _gv2', '    _t += _v2 * _a0  # comment'])
     ['    _t += (((_a0 * _a1) + _a1) + (_gv3)) * _a0  # comment']
     """
-    outside_names = {n for line in outside for n in _GENERATED_NAME.findall(_code_of(line))}
     reads, assigned, fixed = _name_counts(body)  # reads: counted down as substitutions happen
+    kept = generated_names(outside) | fixed
     pending: _Pending = {}
     out: list[str] = []
     for line in body:
@@ -597,20 +601,29 @@ def inline_single_use(body: list[str], outside: Iterable[str] = ()) -> list[str]
             out.append(line)
             continue
         target, op, indent = match['target'], match['op'], match['indent']
-        expr = _substituted(match['expr'], pending, reads)
+        can_move = _MOVABLE.fullmatch(match['expr']) is not None  # what is substituted in could move too
+        expr, names, count = _substituted(match['expr'], pending, reads)
         out += _materialised(pending, target, keep=target)  # what reads the target: written before it changes
         if op == '+=' and target in pending:  # a sum still being built: one more term
-            expr, op = f"({pending.pop(target)[0]}) + ({expr})", '='
-        names = set(_IDENTIFIER.findall(expr))  # every name it reads, generated or not (_seed)
+            before, before_names, _, before_count = pending.pop(target)
+            expr, op, names, count = f"({before}) + ({expr})", '=', names | before_names, count + before_count
         alias = _SIMPLE_NAME.fullmatch(expr) is not None
-        movable = op == '=' and assigned.get(target) == 1 and target not in outside_names | fixed and (
-            alias or (reads.get(target) == 1 and len(_GENERATED_NAME.findall(expr)) <= MOVED_NAMES
-                      and _MOVABLE.fullmatch(expr)))
+        movable = op == '=' and assigned.get(target) == 1 and target not in kept and (
+            alias or (reads.get(target) == 1 and count <= MOVED_NAMES and can_move))
         if movable:
-            pending[target] = (expr, names, indent)
+            pending[target] = (expr, names, indent, count)
         else:
             out.append(f"{indent}{target} {op} {expr}{line[len(code):]}")
     return out + _materialised(pending, None)
+
+
+def generated_names(lines: Iterable[str]) -> set[str]:
+    """The generated names (`_GENERATED_NAME`) the code of ``lines`` reads or writes, comments aside.
+
+    >>> sorted(generated_names(['    _v2 = _a0 * _v1  # _v9']))
+    ['_a0', '_v1', '_v2']
+    """
+    return {n for line in lines for n in _GENERATED_NAME.findall(_code_of(line))}
 
 
 def _code_of(line: str) -> str:
@@ -639,25 +652,130 @@ def _name_counts(lines: list[str]) -> tuple[dict[str, int], dict[str, int], set[
     return reads, assigned, added_after_read
 
 
-def _substituted(expr: str, pending: _Pending, reads_left: dict[str, int]) -> str:
-    """``expr`` with each pending name replaced: an alias by its source, a temporary by ``(its text)``."""
+def _substituted(expr: str, pending: _Pending, reads_left: dict[str, int]) -> tuple[str, set[str], int]:
+    """``expr`` with each pending name replaced: an alias by its source, a temporary by ``(its text)``;
+    with every name the result reads (generated or not: ``_seed``; and those replaced, which are
+    never assigned again), and how many generated names the result reads."""
+    names = set(_IDENTIFIER.findall(expr))
+    count = 0
+
     def replace(found: re.Match) -> str:
+        nonlocal count
         name = found.group(0)
-        if name not in pending:
+        entry = pending.get(name)
+        if entry is None:
+            count += 1
             return name
-        text = pending[name][0]
+        text, its_names, _, its_count = entry
+        names.update(its_names)
+        count += its_count
         reads_left[name] -= 1
         if reads_left[name] == 0:
             del pending[name]  # every read has it now: its line is not needed
         return text if _SIMPLE_NAME.fullmatch(text) else f"({text})"
-    return _GENERATED_NAME.sub(replace, expr)
+    text = _GENERATED_NAME.sub(replace, expr)
+    return text, names, count
 
 
 def _materialised(pending: _Pending, changed: str | None, keep: str | None = None) -> list[str]:
     """Lines for the pending names (not ``keep``) reading ``changed`` (all for None), taken off pending."""
-    due = [name for name, (_, reads, _) in pending.items()
+    due = [name for name, (_, reads, _, _) in pending.items()
            if name != keep and (changed is None or changed in reads)]
     lines = [f"{pending[name][2]}{name} = {pending[name][0]}" for name in due]
     for name in due:
         del pending[name]
     return lines
+
+
+# ----------------------------------------------------------------------
+# A switched-off relu passes back 0.0 without summing its gradient (where that is exact).
+# ----------------------------------------------------------------------
+#: A statement whose right-hand side is one operand times relu's inline slope (`INLINE_MATH`).
+_TIMES_RELU_SLOPE = re.compile(r'^(?P<head>\s*_\w+ \+?= )(?P<upstream>.+) \* '
+                               r'\(1\.0 if (?P<x>_\w+) > 0\.0 else 0\.0 if (?P=x) <= 0\.0 else math\.nan\)$')
+
+
+def skip_off_relus(lines: list[str], flag: str) -> tuple[list[str], int]:
+    """``lines`` with each ``g = U * relu'(x)`` written to skip ``U`` where relu is off and ``flag`` holds.
+
+    ``U`` is the sum of everything the relu's output passes back, often a
+    dozen products.  Where ``x > 0`` the slope is 1 and ``g`` is ``U``
+    itself (``U * 1.0`` is ``U``, nan included); where ``x <= 0`` the engine
+    computes ``U * 0.0``, which is ±0.0 when ``U`` is finite: the line then
+    gives 0.0 without computing ``U``, when ``flag`` says ``U`` is finite.
+    (The sign of a zero gradient is never seen: each contribution is a
+    gradient times a finite slope, and a sum that starts at 0.0 is unchanged
+    by adding ±0.0.)  Without ``flag`` the line computes ``U * 0.0``, or
+    ``U * nan`` at nan, as before.  Returns the lines and how many changed.
+
+    >>> skip_off_relus(['    _gv4 = (_gv5 * _a0) * (1.0 if _v4 > 0.0 else 0.0 if _v4 <= 0.0 else math.nan)'],
+    ...                '_bounded')[0]  # doctest: +NORMALIZE_WHITESPACE
+    ['    _gv4 = (_gv5 * _a0) if _v4 > 0.0 else 0.0 if _bounded else
+                 (_gv5 * _a0) * (0.0 if _v4 <= 0.0 else math.nan)']
+    """
+    out, changed = [], 0
+    for line in lines:
+        code = _code_of(line)
+        match = _TIMES_RELU_SLOPE.match(code)
+        if match is None or not _one_operand(match['upstream']):
+            out.append(line)
+            continue
+        up, x = match['upstream'], match['x']
+        out.append(f"{match['head']}{up} if {x} > 0.0 else 0.0 if {flag} else "
+                   f"{up} * (0.0 if {x} <= 0.0 else math.nan){line[len(code):]}")
+        changed += 1
+    return out, changed
+
+
+def _one_operand(text: str) -> bool:
+    """Whether ``text`` is a name, or one parenthesised expression (not ``(a) * (b)``)."""
+    if _SIMPLE_NAME.fullmatch(text):
+        return True
+    if not text.startswith('('):
+        return False
+    depth = 0
+    for i, char in enumerate(text):
+        depth += (char == '(') - (char == ')')
+        if depth == 0:
+            return i == len(text) - 1
+    return False
+
+
+#: Local slots CPython reads and writes without an EXTENDED_ARG prefix (see `first_slot_lines`).
+SHORT_SLOTS = 256
+
+
+def first_slot_lines(body: list[str], defined_before: Iterable[str], indent: str,
+                     first: Sequence[str] = (), taken: int = 0) -> list[str]:
+    """Lines that name the temporaries of ``body`` first, the most used first: ``_v5 = _v6 = 0.0``.
+
+    CPython numbers a function's local variables in the order they first
+    appear in its code, and an instruction reaching a local past number 255
+    carries an EXTENDED_ARG prefix, one more instruction each time.  A batch
+    function has hundreds of parameters and gradient sums (read once per
+    example) before the loop's temporaries (each read up to dozens of times
+    per example): named here, at the top, those take the short numbers.
+    ``defined_before`` are the names set outside ``body`` (they keep their
+    place); ``first`` go ahead of the rest; ``taken`` slots are the
+    function's parameters.  Assigning 0.0 changes nothing:
+    the loop sets each before reading it.
+
+    >>> body = ['_v2 = _a0 * _v1', '_v3 = _v2 * _v2']
+    >>> print('\\n'.join(first_slot_lines(body, {'_a0', '_v1'}, '', taken=254)))
+    # the loop temporaries first: CPython numbers locals in order of appearance (the first 256 are short)
+    _v2 = _v3 = 0.0
+    >>> first_slot_lines(['    _v2 = _a0 * _v1'], {'_a0', '_v1'}, '    ')  # few locals: nothing to do
+    []
+    """
+    counts: dict[str, int] = {}
+    for line in body:
+        for name in _GENERATED_NAME.findall(_code_of(line)):
+            counts[name] = counts.get(name, 0) + 1
+    before = set(defined_before)
+    if taken + len(before | set(counts)) + len(first) <= SHORT_SLOTS:
+        return []  # every local has a short number anyway
+    ranked = sorted((n for n in counts if n not in before), key=lambda n: -counts[n])
+    names = list(first) + ranked[:max(0, SHORT_SLOTS - taken - len(first))]
+    rows = [names[i:i + 12] for i in range(0, len(names), 12)]
+    return [f"{indent}# the loop temporaries first: CPython numbers locals in order of appearance"
+            f" (the first {SHORT_SLOTS} are short)"] + [f"{indent}{' = '.join(row)} = 0.0" for row in rows]
