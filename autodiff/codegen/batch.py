@@ -33,7 +33,7 @@ from autodiff.codegen.python_code import (
     skip_off_relus,
     unpack_lines,
     wanted_names,
-    wrap_line,
+    wrapped_statement,
 )
 from autodiff.codegen.tracing import (
     Operand,
@@ -261,8 +261,8 @@ def _relu_skip(plan: BatchPlan, body: list[str]) -> tuple[list[str], list[str]]:
     example = [n for i in plan.batched for n in flatten_layout(plan.example.layouts[i])]
     before = [f"    # _bounded: the example's inputs have Σ|x| ≤ {number_text(bound)}, so none of its values",
               "    # or gradients can be inf or nan: a relu that is off passes back 0.0 without its sum",
-              _statement(f"_shared_size = sum(map(abs, {_tuple_text(shared)}))", '    ')]
-    guard = _statement(f"_bounded = _shared_size + sum(map(abs, {_tuple_text(example)})) <= "
+              wrapped_statement(f"_shared_size = sum(map(abs, {_tuple_text(shared)}))", '    ')]
+    guard = wrapped_statement(f"_bounded = _shared_size + sum(map(abs, {_tuple_text(example)})) <= "
                        f"{bound!r}", '        ')
     at = next(i for i, line in enumerate(body) if line.strip().startswith('# forward'))
     return before, body[:at] + [guard] + body[at:]
@@ -272,9 +272,6 @@ def _tuple_text(names: list[str]) -> str:
     return '(' + ', '.join(names) + (',)' if len(names) == 1 else ')')
 
 
-def _statement(code: str, indent: str) -> str:
-    """One statement, a long one wrapped after commas."""
-    return f"\n{indent}".join(f"{indent}{line}" if i == 0 else line for i, line in enumerate(wrap_line(code)))
 
 
 def hoisted_forward_lines(plan: BatchPlan) -> list[str]:

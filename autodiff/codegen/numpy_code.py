@@ -29,7 +29,6 @@ place); pass a list and you get a list.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -47,6 +46,7 @@ from autodiff.codegen.python_code import (
     SymbolNode,
     derivative_text,
     forward_expression,
+    generated_names,
     grads_return,
     header_comment,
     operand_text,
@@ -347,9 +347,6 @@ def slice_text(indices: list[list[int]], size: int) -> str | None:
     return None
 
 
-_SCALAR_OF = re.compile(r'\b_(g?)a(\d+)_(\d+)\b')
-
-
 # ----------------------------------------------------------------------
 # Code generation.
 # ----------------------------------------------------------------------
@@ -461,18 +458,14 @@ class NumpyCode:
                 lines.append(f"    _b{i}_rows = {params[i]}.T")
         return lines
 
-    def scalar_lines(self, body: list[str]) -> list[str]:
-        """The array arguments' scalars that the body still reads one by one, as floats."""
-        used: dict[int, set[int]] = {}
-        for line in body:
-            for grad, position, k in _SCALAR_OF.findall(line.split('#')[0]):
-                if not grad and int(position) in self.vectors:
-                    used.setdefault(int(position), set()).add(int(k))
+    def scalar_lines(self, used: set[str]) -> list[str]:
+        """The array arguments' scalars the code (whose names are ``used``) still reads one by one."""
         lines = []
-        for position, ks in sorted(used.items()):
-            vector = self.vectors[position]
-            lines.append(f"    _l{position} = {vector.array}.tolist()  # scalars read one by one, as floats")
-            lines += [f"    {vector.names[k]} = _l{position}[{k}]" for k in sorted(ks)]
+        for position, vector in self.vectors.items():
+            read = [k for k, name in enumerate(vector.names) if name in used]
+            if read:
+                lines.append(f"    _l{position} = {vector.array}.tolist()  # read one by one, as floats")
+                lines += [f"    {vector.names[k]} = _l{position}[{k}]" for k in read]
         return lines
 
     # -- forward ------------------------------------------------------------
@@ -694,27 +687,24 @@ class NumpyCode:
         backward += squares + penalty_lines(reduced) + square_grads
         hoisted = hoisted_forward_lines(plan)
         body = forward + backward
-        inits = self.accumulator_lines(reduced, hoisted + body)
+        used = generated_names(hoisted + body)  # what the code reads: the scalars and sums it needs
         lines = [f"def {MAIN}({', '.join(plan.parameters)}):", header_comment(example, plan.parameters)]
-        lines += self.argument_lines() + self.scalar_lines(hoisted + body) + hoisted + forward
-        lines += backward[:1] + inits + backward[1:] + self.scatter_lines(body) + [self.return_line()]
+        lines += self.argument_lines() + self.scalar_lines(used) + hoisted + forward
+        lines += backward[:1] + self.accumulator_lines(reduced, used) + backward[1:]
+        lines += self.scatter_lines(used) + [self.return_line()]
         return '\n'.join(self.module_lines + lines)
 
-    def accumulator_lines(self, reduced: BatchPlan, body: list[str]) -> list[str]:
+    def accumulator_lines(self, reduced: BatchPlan, used: set[str]) -> list[str]:
         """``_ga0 = 0.0`` for the shared gradients kept as floats (an array argument's: only those used)."""
-        used = {name for line in body for name in re.findall(r'\b_g\w+', line.split('#')[0])}
         return [f"    {grad_name(n)} = 0.0" for n in reduced.accumulators
                 if n not in self.home or grad_name(n) in used]
 
-    def scatter_lines(self, body: list[str]) -> list[str]:
+    def scatter_lines(self, used: set[str]) -> list[str]:
         """An array argument's gradients kept as floats (per-row code reached them), added into its array."""
         lines = []
         for i, vector in self.vectors.items():
-            if i not in self.plan.chosen:
-                continue
-            used = {name for line in body for name in re.findall(r'\b_ga\w+', line.split('#')[0])}
             ks = [k for k, n in enumerate(vector.names) if grad_name(n) in used]
-            if ks:
+            if ks and i in self.plan.chosen:
                 values = ', '.join(grad_name(vector.names[k]) for k in ks)
                 lines.append(f"    {vector.grad}[{self.constant_index(ks)}] += ({values},)")
         return lines

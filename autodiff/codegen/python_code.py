@@ -383,8 +383,16 @@ def unpack_lines(name: str, layout: Layout, indent: str, shown: str = '') -> lis
     text = ', '.join(targets(item) for item in layout)
     if len(layout) == 1:
         text += ','
-    return [f"\n{indent}".join(f"{indent}{line}" if i == 0 else line
-                               for i, line in enumerate(wrap_line(f"({text}) = {name}")))]
+    return [wrapped_statement(f"({text}) = {name}", indent)]
+
+
+def wrapped_statement(code: str, indent: str) -> str:
+    """One statement at ``indent``, a long one continued on more lines after commas (`wrap_line`).
+
+    >>> wrapped_statement('_t = (_a0, _a1)', '    ')
+    '    _t = (_a0, _a1)'
+    """
+    return f"\n{indent}".join(f"{indent}{line}" if i == 0 else line for i, line in enumerate(wrap_line(code)))
 
 
 def wrap_line(line: str, width: int = 100) -> list[str]:
