@@ -18,7 +18,7 @@ from nn import MLP, load_model, make_moons, standardize, to_signs, train_test_sp
 from nn.cli import add_command, main
 from nn.cli.demo_command import DEMO_SEED, write_neuron_graph
 from nn.history import History
-from nn.training import evaluate
+from nn.training import evaluate, predict
 
 ROOT = Path(__file__).resolve().parent.parent
 PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
@@ -152,6 +152,22 @@ def test_train_results_can_be_reproduced_from_the_written_files(tmp_path, capsys
     X_test = standardize(X_test, summary['standardize']['mean'], summary['standardize']['std'])[0]
     loss, accuracy = evaluate(model, X_test, y_test, loss='bce_logits')
     assert (loss, accuracy) == (summary['test']['loss'], summary['test']['accuracy'])
+    assert f"test {accuracy:.1%}" in capsys.readouterr().out
+
+
+def test_train_with_mse_on_classes_reports_accuracy_at_the_labels_midpoint(tmp_path, capsys):
+    # mse on a classification data set measures no accuracy by default; train used to format that None.
+    out = tmp_path / 'run'
+    assert main(['train', '--samples', '40', '--epochs', '3', '--loss', 'mse', '--seed', '2',
+                 '--out', str(out), '--quiet']) == 0
+    summary = json.loads((out / 'summary.json').read_text())
+    model = load_model(out / 'model.json')
+    X, y = make_moons(40, noise=0.1, random_state=2)
+    _, X_test, _, y_test = train_test_split(X, y, test_size=0.2, random_state=2)
+    X_test = standardize(X_test, summary['standardize']['mean'], summary['standardize']['std'])[0]
+    scores = predict(model, X_test)
+    accuracy = sum((s > 0.5) == (t > 0) for s, t in zip(scores, y_test)) / len(y_test)  # labels 0 and 1
+    assert summary['test']['accuracy'] == accuracy
     assert f"test {accuracy:.1%}" in capsys.readouterr().out
 
 

@@ -117,8 +117,10 @@ def run(args: argparse.Namespace) -> int:
     except TrainingDiverged as error:  # TrainingInputError too: nothing is written
         return fail(_one_line(error))
 
-    scores = {'train': evaluate(model, X_train, y_train, loss=loss),
-              'test': evaluate(model, X_test, y_test, loss=loss)}
+    # On a classification data set accuracy is reported whatever the loss (mse included).
+    scores = {part: evaluate(model, X_part, y_part, loss=loss, accuracy=bool(n_classes),
+                             threshold=_class_threshold(loss))
+              for part, X_part, y_part in (('train', X_train, y_train), ('test', X_test, y_test))}
     _print_scores(scores, n_classes, y_test)
     test_accuracy = scores['test'][1]
     try:
@@ -275,8 +277,20 @@ def _plot_results(args: argparse.Namespace, model: MLP, history: History, X_trai
     if n_classes and len(X_train[0]) == 2:
         draw_plots(lambda plot: plot.plot_decision_boundary(
             model, X_train, y_train, path=os.path.join(args.out, 'decision_boundary.png'),
-            threshold=0.5 if loss == 'bce' else 0.0,
+            threshold=_class_threshold(loss),
             title=f'{args.dataset} (standardized): {test_accuracy:.0%} test accuracy'))
+
+
+def _class_threshold(loss: str) -> float:
+    """The output above which one output means the positive class: halfway between the labels.
+
+    Labels are 0 and 1 for ``bce`` (a probability) and ``mse``; a score or a
+    logit (``hinge``'s ±1 labels, ``bce_logits``) is positive above 0.
+
+    >>> _class_threshold('mse'), _class_threshold('hinge')
+    (0.5, 0.0)
+    """
+    return 0.5 if loss in ('bce', 'mse') else 0.0
 
 
 def _print_scores(scores: dict[str, tuple[float, float | None]], n_classes: int, y_test: list) -> None:
