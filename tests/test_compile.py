@@ -283,6 +283,41 @@ def test_operations_that_do_not_reach_the_output_are_not_compiled():
     assert compiled(1.0) == (2.0, (2.0,))
 
 
+def eager_value_and_grads(f, point):
+    leaves = [Value(v) for v in point]
+    out = f(*leaves)
+    out.backward()
+    return out.data, tuple(v.grad for v in leaves)
+
+
+@pytest.mark.parametrize('point', [(0.3, -2.0), (-0.0, 5.0), (math.inf, 1.0), (1e308, 10.0)])
+def test_a_product_by_one_is_dropped_when_its_factor_has_no_other_use(point):
+    # The mean over a batch of one, loss * (1 / 1), is in every compiled training step.
+    def f(x, y):
+        return ((x * y) * 1.0).tanh() + 1.0 * (y - 2.0) * x
+
+    program = trace(f, point)
+    assert [s.op for s in program.steps] == ['*', 'tanh', '-', '*', '+']
+    got, want = compile(f, point)(*point), eager_value_and_grads(f, point)
+    assert repr(got) == repr(want)  # bit for bit, signed zeros, inf and nan included
+
+
+def test_a_product_by_one_stays_when_its_factor_is_used_elsewhere():
+    # Dropping it would sum the factor's gradient contributions in another order.
+    def f(x, y):
+        p = x * y
+        return (p * 1.0).tanh() + p.exp()
+
+    assert [s.op for s in trace(f, (0.5, 0.25)).steps] == ['*', '*', 'tanh', 'exp', '+']
+    for point in [(0.5, 0.25), (1e-3, 3e3), (-0.7, 0.1)]:
+        assert repr(compile(f, point)(*point)) == repr(eager_value_and_grads(f, point))
+
+
+def test_a_function_that_only_multiplies_an_input_by_one_compiles_to_it():
+    assert trace(lambda x: x * 1.0, (2.0,)).output == '_a0'
+    assert compile(lambda x: x * 1.0, (2.0,))(-0.0) == (-0.0, (1.0,))
+
+
 def test_batch_with_aux_reports_each_examples_outputs():
     # The aux holds the model's output per example (nn.fit counts correct predictions with it),
     # and here also a value the loss never reads (2·score enters the aux only).

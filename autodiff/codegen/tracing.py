@@ -166,6 +166,7 @@ def _record_steps(order: list[Value], operand_of: dict[Value, Operand], labels: 
     """
     steps: list[Step] = []
     rules = RULES
+    uses: dict[Value, int] | None = None
     for node in order:
         if node in operand_of:
             continue
@@ -175,6 +176,15 @@ def _record_steps(order: list[Value], operand_of: dict[Value, Operand], labels: 
             # its value is the same for every input, so it is a constant.
             operand_of[node] = node.data
             continue
+        if node._op == '*' and 1.0 in operands and all(type(o) is str or o == 1.0 for o in operands):
+            # x * 1 is x, bit for bit, and so is its gradient when x has no other use
+            # (with another, x's contributions would be summed in another order).  A
+            # mean over a batch of one writes it in every compiled training step.
+            uses = uses if uses is not None else _uses(order)
+            factor = next(parent for parent in node._prev if isinstance(operand_of[parent], str))
+            if uses[factor] == 1:
+                operand_of[node] = operand_of[factor]
+                continue
         if node._op not in rules:
             raise ValueError(f"no derivative rule for operation {node._op!r}; known: {', '.join(RULES)}")
         name = f"{prefix}{len(steps) + 1}"
@@ -183,6 +193,15 @@ def _record_steps(order: list[Value], operand_of: dict[Value, Operand], labels: 
         steps.append(Step(name, node._op, operands))
         operand_of[node] = name
     return steps
+
+
+def _uses(order: list[Value]) -> dict[Value, int]:
+    """How many times each node is an input of a node of ``order``."""
+    uses: dict[Value, int] = {}
+    for node in order:
+        for parent in node._prev:
+            uses[parent] = uses.get(parent, 0) + 1
+    return uses
 
 
 def aux_list(aux: Any) -> list:
