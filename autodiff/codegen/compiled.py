@@ -31,10 +31,12 @@ def _compiled(_a0, _a1):
     _v3 = tanh(_v2)
     # backward, output to inputs: _gv1 is ∂f/∂_v1, _ga0 is ∂f/∂_a0, and so on
     _gv3 = 1.0
+    _ga0 = 0.0
+    _ga1 = 0.0
     _gv2 = _gv3 * (1 - _v3 * _v3)  # tanh: ∂_v3/∂_v2 = 1 - _v3 * _v3
     _gv1 = _gv2  # +: ∂_v2/∂_v1 = 1
-    _ga1 = _gv2  # +: ∂_v2/∂_a1 = 1
-    _ga0 = _gv1 * _a1  # *: ∂_v1/∂_a0 = _a1
+    _ga1 += _gv2  # +: ∂_v2/∂_a1 = 1
+    _ga0 += _gv1 * _a1  # *: ∂_v1/∂_a0 = _a1
     _ga1 += _gv1 * _a0  # *: ∂_v1/∂_a1 = _a0
     return _v3, (_ga0, _ga1)
 

@@ -18,8 +18,10 @@ def _compiled(_a0, _a1):
     _v1 = _a0 * _a1
     # backward, output to inputs: _gv1 is ∂<lambda>/∂_v1, _ga0 is ∂<lambda>/∂_a0, and so on
     _gv1 = 1.0
-    _ga0 = _gv1 * _a1  # *: ∂_v1/∂_a0 = _a1
-    _ga1 = _gv1 * _a0  # *: ∂_v1/∂_a1 = _a0
+    _ga0 = 0.0
+    _ga1 = 0.0
+    _ga0 += _gv1 * _a1  # *: ∂_v1/∂_a0 = _a1
+    _ga1 += _gv1 * _a0  # *: ∂_v1/∂_a1 = _a0
     return _v1, (_ga0, _ga1)
 
 A long program is cut into parts of at most `PART_LINES` lines, each its
@@ -450,8 +452,9 @@ def python_source(program: Program, argnums: int | Sequence[int] | None = None) 
         _v2 = _v1 * 3
         # backward, output to inputs: _gv1 is ∂<lambda>/∂_v1, _ga0 is ∂<lambda>/∂_a0, and so on
         _gv2 = 1.0
+        _ga0 = 0.0
         _gv1 = _gv2 * 3  # *: ∂_v2/∂_v1 = 3
-        _ga0 = _gv1 * _v1  # exp: ∂_v1/∂_a0 = _v1
+        _ga0 += _gv1 * _v1  # exp: ∂_v1/∂_a0 = _v1
         return _v2, _ga0
     """
     return '\n\n'.join(python_parts(program, argnums))
@@ -485,8 +488,13 @@ def python_parts(program: Program, argnums: int | Sequence[int] | None = None) -
     if isinstance(program.output, str):
         body.append(f"    {grad_name(program.output)} = 1.0")
         seeded.add(program.output)
-    wanted = wanted_names(program.steps, {n for i in chosen for n in flatten_layout(program.layouts[i])})
-    more, has_grad = backward_lines(program.steps, seeded, set(), wanted, '    ')
+    inputs = [n for i in chosen for n in flatten_layout(program.layouts[i])]
+    wanted = wanted_names(program.steps, set(inputs))
+    # An input's gradient starts at 0.0 and each contribution is added, as a leaf's .grad
+    # in the eager engine: 0.0 + (-0.0) is +0.0, so even the sign of a zero gradient agrees.
+    accumulators = [n for n in dict.fromkeys(inputs) if n in wanted and n not in seeded]
+    body += [f"    {grad_name(n)} = 0.0" for n in accumulators]
+    more, has_grad = backward_lines(program.steps, seeded, set(accumulators), wanted, '    ')
     body += more
     del more
     grads = grads_return(program.layouts, chosen, argnums, has_grad)
