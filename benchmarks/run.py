@@ -172,7 +172,9 @@ class FitCompiledEngine:
         self.compile_seconds = time.perf_counter() - start
         self.optimizer = SGD(model.parameters(), lr=lambda k: learning_rate(k, self.steps))
         self.steps = 1
-        self.rows = self.step_fn.as_array(X) if self.step_fn.runs_on_arrays else X  # as fit converts X once
+        # As fit converts X and Y once for the NumPy code.
+        self.rows, self.labels = (self.step_fn.as_array(X), self.step_fn.as_targets(Y)) \
+            if self.step_fn.runs_on_arrays else (X, Y)
 
     def step(self, k: int, steps: int) -> float:
         # What fit runs per batch: with NumPy the weights stay one array between write-backs.
@@ -181,13 +183,13 @@ class FitCompiledEngine:
             loss, _ = self.step_fn(self.X, self.Y)
             self.optimizer.step()
             return loss
-        loss, _ = self.step_fn.on_arrays(self.rows, self.Y)
+        loss, _ = self.step_fn.on_arrays(self.rows, self.labels)
         self.optimizer.step_arrays(self.step_fn.weights, self.step_fn.grads)
         return loss
 
     def gradient(self) -> list[float]:
         if self.step_fn.runs_on_arrays:  # fit's path: the weights as one array
-            self.step_fn.on_arrays(self.rows, self.Y)
+            self.step_fn.on_arrays(self.rows, self.labels)
             return self.step_fn.grads.tolist()
         self.step_fn(self.X, self.Y)
         return [p.grad for p in self.model.parameters()]

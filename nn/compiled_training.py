@@ -107,6 +107,17 @@ class CompiledStep:
         except (TypeError, ValueError):  # ragged or nested rows: each batch is converted as it comes
             return X
 
+    def as_targets(self, y: Sequence) -> Any:
+        """The targets as one float array for `on_arrays`, converted once (``y`` itself for class labels).
+
+        Class labels stay as they are: each batch turns them into one-hot rows.
+        """
+        if self.targets is not float_targets:
+            return y
+        import numpy as np  # only the NumPy backend comes here
+
+        return np.asarray(float_targets(y), dtype=float)
+
     def write_back(self) -> None:
         """Copy `weights` and `grads` into the model's Values, and read the weights afresh next time."""
         if self.weights is None:
@@ -203,14 +214,25 @@ def _per_example_loss(model: Module, loss_fn: LossFunction, X: Sequence, y: Sequ
     if loss_fn in LOSSES.values():
         loss_fn([0.5] * len(y), list(y))  # 0.5 is a valid output for every loss of nn.losses
 
-    def float_targets(yb: Sequence) -> list:
-        return [float(t) for t in yb]
-
     def example(params, x, target):
         out = model(x)
         return loss_fn([out], [target]), out
 
     return float_targets, example
+
+
+def float_targets(yb: Sequence) -> Any:
+    """The targets of a loss on numbers, as floats.
+
+    A float64 NumPy array (from `CompiledStep.as_targets`) is returned as it
+    is: it already is what the NumPy code takes whole.
+
+    >>> float_targets([1, -1])
+    [1.0, -1.0]
+    """
+    if str(getattr(yb, 'dtype', '')) == 'float64':
+        return yb
+    return [float(t) for t in yb]
 
 
 def _check_against_eager(batch: Any, model: Module, loss_fn: LossFunction, X: Sequence, y: Sequence,

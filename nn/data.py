@@ -346,9 +346,9 @@ def batches(X: Sequence, y: Sequence, batch_size: int | None = None, shuffle: bo
         check_random_state(seed).shuffle(order)
     for start in range(0, n, batch_size):
         chosen = order[start:start + batch_size]
-        # A NumPy array's rows are taken in one indexing call, and stay an array.
+        # A NumPy array's rows (or targets) are taken in one indexing call, and stay an array.
         rows = X[chosen] if hasattr(X, 'shape') else [X[i] for i in chosen]  # type: ignore[call-overload]
-        yield rows, [y[i] for i in chosen]
+        yield rows, (y[chosen] if hasattr(y, 'shape') else [y[i] for i in chosen])  # type: ignore[call-overload]
 
 
 # ----------------------------------------------------------------------

@@ -149,7 +149,8 @@ def fit(model: Module, X: Sequence, y: Sequence, *, loss: str | LossFunction = '
         step = _eager_step(model, loss_fn, l2)
     watched = _Watched(model.parameters(), optimizer,
                        compiled if compiled is not None and compiled.runs_on_arrays else None)
-    rows = watched.arrays.as_array(X) if watched.arrays is not None else X  # converted once, not per batch
+    rows, labels = (X, y) if watched.arrays is None else (  # converted once, not per batch
+        watched.arrays.as_array(X), watched.arrays.as_targets(y))
     order = random.Random(seed)  # one generator: a new shuffle every epoch
     history = History()
     stopping = _EarlyStopping(model, patience, restore_best)
@@ -159,8 +160,8 @@ def fit(model: Module, X: Sequence, y: Sequence, *, loss: str | LossFunction = '
         for epoch in range(1, epochs + 1):
             started, lr = time.perf_counter(), optimizer.lr
             try:
-                row = _train_one_epoch(step, watched, scoring, batches(rows, y, batch_size, shuffle=shuffle,
-                                                                       seed=order), epoch, history)
+                epoch_batches = batches(rows, labels, batch_size, shuffle=shuffle, seed=order)
+                row = _train_one_epoch(step, watched, scoring, epoch_batches, epoch, history)
             finally:
                 watched.write_back()  # the model's Values hold the weights from here on
             row.update(epoch=epoch, lr=lr)

@@ -250,6 +250,15 @@ def test_bad_batch_size(batch_size):
         _epoch(5, batch_size)
 
 
+def test_batches_take_array_targets_in_one_call_and_keep_them_arrays():
+    np = pytest.importorskip('numpy')
+    X, y = np.arange(10.0).reshape(5, 2), np.array([1.0, -1.0, 1.0, 1.0, -1.0])
+    got = list(batches(X, y, batch_size=2, seed=3))
+    want = list(batches(X.tolist(), y.tolist(), batch_size=2, seed=3))  # the same order from the same seed
+    assert [type(yb) for _, yb in got] == [np.ndarray] * 3
+    assert [(xb.tolist(), yb.tolist()) for xb, yb in got] == want
+
+
 def test_batches_length_mismatch():
     with pytest.raises(ValueError, match='5 examples in X but 4'):
         list(batches([[0]] * 5, [0] * 4))

@@ -232,3 +232,26 @@ def test_the_optimizers_state_after_compiled_fit_is_the_eager_one(optimizer, bac
     assert steps == eager_steps == 9
     assert all(close(a, b) for a, b in zip(weights, eager_weights))
     assert all(close(a, b) for a, b in zip(state, eager_state))
+
+
+def test_as_targets_makes_number_targets_one_float_array_and_leaves_class_labels():
+    np = pytest.importorskip('numpy')
+    X, y = make_moons(12, noise=0.1, random_state=0)
+    step = compile_step(MLP(2, [4, 1], seed=0), X, to_signs(y), loss='hinge', backend='numpy')
+    targets = step.as_targets(to_signs(y))
+    assert targets.dtype == np.float64 and targets.tolist() == [float(t) for t in to_signs(y)]
+    blobs, labels = make_blobs(12, centers=3, random_state=0)
+    classes = compile_step(MLP(2, [4, 3], seed=0), blobs, labels, loss='cross_entropy', backend='numpy')
+    assert classes.as_targets(labels) is labels  # each batch makes its one-hot rows
+
+
+def test_on_arrays_gives_the_same_bits_for_array_targets_as_for_a_list():
+    pytest.importorskip('numpy')
+    X, y = make_moons(20, noise=0.1, random_state=1)
+    signs = to_signs(y)
+    step = compile_step(MLP(2, [5, 1], seed=2), X, signs, loss='hinge', l2=1e-3, backend='numpy')
+    rows = step.as_array(X)
+    from_list = step.on_arrays(rows, signs), step.grads.copy()
+    from_array = step.on_arrays(rows, step.as_targets(signs)), step.grads.copy()
+    assert from_list[0] == from_array[0]
+    assert from_list[1].tolist() == from_array[1].tolist()
