@@ -230,7 +230,7 @@ def float_targets(yb: Sequence) -> Any:
     >>> float_targets([1, -1])
     [1.0, -1.0]
     """
-    if str(getattr(yb, 'dtype', '')) == 'float64':
+    if getattr(getattr(yb, 'dtype', None), 'char', None) == 'd':  # 'd': float64 (str(dtype) costs 4 µs)
         return yb
     return [float(t) for t in yb]
 
