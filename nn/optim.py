@@ -296,6 +296,8 @@ class Adam(Optimizer):
         self.v[i] = beta2 * self.v[i] + (1 - beta2) * g * g
         step_size = lr / (1 - beta1 ** t)
         denominator = math.sqrt(self.v[i]) / math.sqrt(1 - beta2 ** t) + self.eps
+        if denominator == 0:  # eps = 0 and no gradient yet: m is 0 too, so the step is 0 (not 0 / 0)
+            return w
         return w - step_size * self.m[i] / denominator
 
     def step_arrays(self, weights: Any, grads: Any) -> None:
@@ -311,7 +313,11 @@ class Adam(Optimizer):
         self._mean_arrays = (m, v)
         step_size = lr / (1 - beta1 ** t)
         denominator = np.sqrt(v) / math.sqrt(1 - beta2 ** t) + self.eps
-        weights -= step_size * m / denominator
+        scaled = step_size * m
+        if self.eps == 0:  # as in _updated: no step where there has been no gradient
+            weights -= np.divide(scaled, denominator, out=np.zeros_like(scaled), where=denominator != 0)
+        else:
+            weights -= scaled / denominator
         self.steps += 1
 
     def state_to_lists(self) -> None:

@@ -260,3 +260,18 @@ def test_step_arrays_of_an_optimizer_without_one_applies_its_own_rule():
     weights = np.array([4.0, 8.0, 2.0])
     Halving([Value(0.0)] * 3, lr=0.5).step_arrays(weights, np.array([1.0, 1.0, 2.0]))
     assert weights.tolist() == [2.0, 4.0 - 0.5, 1.0 - 2.0]
+
+
+def test_adam_without_eps_takes_no_step_where_no_gradient_has_come():
+    # eps = 0 is allowed (as in torch.optim.Adam); a parameter whose gradients have all been 0
+    # has m = v = 0, and its step is 0, not 0 / 0.
+    w, still = Value(1.0), Value(3.0)
+    opt = Adam([w, still], lr=0.1, eps=0.0)
+    w.grad, still.grad = 2.0, 0.0
+    opt.step()
+    assert still.data == 3.0
+    assert w.data == pytest.approx(1.0 - 0.1, abs=1e-15)  # the first step is lr, whatever the gradient
+    np = pytest.importorskip('numpy')
+    weights = np.array([1.0, 3.0])
+    Adam([Value(1.0), Value(3.0)], lr=0.1, eps=0.0).step_arrays(weights, np.array([2.0, 0.0]))
+    assert weights.tolist() == [w.data, still.data]
