@@ -318,6 +318,30 @@ def test_a_function_that_only_multiplies_an_input_by_one_compiles_to_it():
     assert compile(lambda x: x * 1.0, (2.0,))(-0.0) == (-0.0, (1.0,))
 
 
+ZERO_SLOPES = [
+    (lambda x, y: (x * 0.0).exp() + y, (math.nan, 1.0)),      # nan times the constant 0
+    (lambda x, y: (x * y) * 0.0 + y, (math.inf, 1.0)),        # inf · 0 in the product's gradient
+    (lambda x, y: x.exp() * 0.0 + y * x, (1000.0, 2.0)),      # 0 · e^1000 = 0 · inf
+    (lambda x, y: x ** 0 + y, (0.0, 3.0)),                    # the slope of x ** 0 at 0
+    (lambda x, y: x ** 0 * y, (2.0, -3.0)),                   # 0.0 + (-3 · 0) is +0.0
+]
+
+
+@pytest.mark.parametrize('f, point', ZERO_SLOPES)
+def test_a_zero_slope_under_a_computed_gradient_gives_eagers_nan_or_zero(f, point):
+    # Folding upstream * 0 to 0 would lose the nan an inf or nan upstream makes in the eager engine.
+    want = eager_value_and_grads(f, point)
+    assert repr(compile(f, point)(*point)) == repr(want)
+    for backend in ['python', 'numpy']:
+        if backend == 'numpy':
+            pytest.importorskip('numpy')
+        # x and y shared, a batch of one example of an argument f does not read: the mean is f itself.
+        batch = compile_batch(lambda x, y, example: f(x, y), (*point, 0.0), batched=[2], argnums=(0, 1),
+                              backend=backend)
+        value, grads = batch(*point, [0.0])
+        assert repr((float(value), tuple(float(g) for g in grads))) == repr(want)
+
+
 def test_batch_with_aux_reports_each_examples_outputs():
     # The aux holds the model's output per example (nn.fit counts correct predictions with it),
     # and here also a value the loss never reads (2·score enters the aux only).

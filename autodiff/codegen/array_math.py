@@ -172,10 +172,15 @@ def numpy_namespace() -> dict[str, Any]:
     return space
 
 
-def ignoring_overflow(function: Callable[..., Any]) -> Callable[..., Any]:
-    """Run generated code with NumPy's overflow warnings off: exp(1000) is inf, as in the engine."""
+def quiet_as_the_engine(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Run generated code without NumPy's float warnings where the engine gives a number silently.
+
+    exp(1000) is inf and inf · 0 is nan, as in the engine.  Division by zero
+    and domain errors are not among them: the forward functions above raise
+    those, as the engine does, before NumPy would warn.
+    """
     def run(*args: Any) -> Any:
-        with np.errstate(over='ignore', under='ignore'):
+        with np.errstate(over='ignore', under='ignore', invalid='ignore'):
             return function(*args)
     run.__name__ = function.__name__
     return run

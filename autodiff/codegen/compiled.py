@@ -196,7 +196,7 @@ class CompiledBatch:
             from autodiff.codegen import array_math, numpy_code
 
             self.source = numpy_code.numpy_batch_source(self.plan)
-            self._run = array_math.ignoring_overflow(
+            self._run = array_math.quiet_as_the_engine(
                 build(self.source, batch_code.MAIN, array_math.numpy_namespace()))
         else:
             self.source = python_batch_source(self.plan)

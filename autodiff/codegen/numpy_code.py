@@ -50,6 +50,7 @@ from autodiff.codegen.python_code import (
     grads_return,
     header_comment,
     operand_text,
+    unfolded,
     unpack_lines,
     worth_a_line,
 )
@@ -612,6 +613,7 @@ class NumpyCode:
 
         def write(node: SymbolNode, position: int, parent: SymbolNode, local: Any, contribution: Any) -> None:
             target = parent.name
+            contribution = unfolded(node, local, contribution)
             if target is None or not worth_a_line(node, parent, contribution, self.wanted):
                 return
             grad = grad_name(target)
