@@ -160,8 +160,7 @@ def _mul(a: Operand, b: Operand) -> Symbol | float:
         return a * b
     for one, other in ((a, b), (b, a)):
         if _is_number(one):
-            if one == 0:
-                return 0.0
+            # x * 0 stays a product: it is nan, not 0, when x turns out inf or nan (x * 1 is x).
             if one == 1:
                 return other
             if one == -1:

@@ -50,7 +50,6 @@ from autodiff.codegen.python_code import (
     grads_return,
     header_comment,
     operand_text,
-    unfolded,
     unpack_lines,
     worth_a_line,
 )
@@ -613,7 +612,6 @@ class NumpyCode:
 
         def write(node: SymbolNode, position: int, parent: SymbolNode, local: Any, contribution: Any) -> None:
             target = parent.name
-            contribution = unfolded(node, local, contribution)
             if target is None or not worth_a_line(node, parent, contribution, self.wanted):
                 return
             grad = grad_name(target)

@@ -298,31 +298,12 @@ def symbol_of(node: SymbolNode) -> Symbol | float:
     return node.data
 
 
-def unfolded(node: SymbolNode, local: Any, contribution: Any) -> Any:
-    """The contribution as generated code must compute it: ``upstream * 0`` stays a product.
-
-    The symbols fold ``g * 0`` to 0, the right formula for a person; but in
-    the eager engine an inf or nan upstream gradient times 0 is nan, and
-    that nan flows on.  So a constant-zero local derivative (the slope of
-    ``x * 0.0`` or of ``x ** 0``) under a computed upstream gradient is written out.
-
-    >>> node = SymbolGraph({'_v2'}).node('_v2')
-    >>> str(unfolded(node, 0.0, 0.0)), str(unfolded(node, 2.0, Symbol('_gv2 * 2')))
-    ('_gv2 * 0', '_gv2 * 2')
-    """
-    upstream = node.grad
-    if isinstance(upstream, Symbol) and not isinstance(contribution, Symbol) and contribution == 0 \
-            and not isinstance(local, Symbol):
-        return upstream * Symbol(number_text(local))
-    return contribution
-
-
 def worth_a_line(node: SymbolNode, parent: SymbolNode, contribution: Any, wanted: set[str]) -> bool:
     """Whether a contribution changes a wanted gradient.
 
     It does not when its node has no gradient (nothing flows back through
     it), when its target is a constant or a name nobody asked for, or when
-    it is a constant zero (`unfolded` keeps the ones eager can turn into nan).
+    it is the number 0.
     """
     if not isinstance(node.grad, Symbol) or parent.name is None or parent.name not in wanted:
         return False
@@ -350,7 +331,6 @@ def backward_lines(steps: Sequence[Step], seeded: set[str], accumulators: set[st
     def write_line(node: SymbolNode, position: int, parent: SymbolNode, local: Any,
                    contribution: Any) -> None:
         target = parent.name
-        contribution = unfolded(node, local, contribution)
         if target is None or not worth_a_line(node, parent, contribution, wanted):
             return
         assign = '+=' if target in graph.has_grad else '='
