@@ -31,6 +31,7 @@ from autodiff.codegen.python_code import (
     inline_single_use,
     operand_text,
     skip_off_relus,
+    tuple_text,
     unpack_lines,
     wanted_names,
     wrapped_statement,
@@ -261,17 +262,11 @@ def _relu_skip(plan: BatchPlan, body: list[str]) -> tuple[list[str], list[str]]:
     example = [n for i in plan.batched for n in flatten_layout(plan.example.layouts[i])]
     before = [f"    # _bounded: the example's inputs have Σ|x| ≤ {number_text(bound)}, so none of its values",
               "    # or gradients can be inf or nan: a relu that is off passes back 0.0 without its sum",
-              wrapped_statement(f"_shared_size = sum(map(abs, {_tuple_text(shared)}))", '    ')]
-    guard = wrapped_statement(f"_bounded = _shared_size + sum(map(abs, {_tuple_text(example)})) <= "
+              wrapped_statement(f"_shared_size = sum(map(abs, {tuple_text(shared)}))", '    ')]
+    guard = wrapped_statement(f"_bounded = _shared_size + sum(map(abs, {tuple_text(example)})) <= "
                        f"{bound!r}", '        ')
     at = next(i for i, line in enumerate(body) if line.strip().startswith('# forward'))
     return before, body[:at] + [guard] + body[at:]
-
-
-def _tuple_text(names: list[str]) -> str:
-    return '(' + ', '.join(names) + (',)' if len(names) == 1 else ')')
-
-
 
 
 def hoisted_forward_lines(plan: BatchPlan) -> list[str]:

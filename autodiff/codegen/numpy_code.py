@@ -50,6 +50,7 @@ from autodiff.codegen.python_code import (
     grads_return,
     header_comment,
     operand_text,
+    tuple_text,
     unpack_lines,
     worth_a_line,
 )
@@ -720,8 +721,7 @@ class NumpyCode:
             else:  # an array in, an array out; a list in, a list of floats out
                 texts.append(f"({vector.grad} if isinstance({plan.parameters[i]}, np.ndarray) "
                              f"else {vector.grad}.tolist())")
-        grads = texts[0] if isinstance(plan.argnums, int) else \
-            '(' + ', '.join(texts) + (',)' if len(texts) == 1 else ')')
+        grads = texts[0] if isinstance(plan.argnums, int) else tuple_text(texts)
         aux = None if example.aux is None else _aux_lines(example.aux, plan.batched_names)
         value = '_value' if aux is None else f"(_value, {aux})"
         return f"    return {value}, {grads}"

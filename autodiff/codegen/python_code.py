@@ -354,7 +354,16 @@ def grads_return(layouts: list[Layout], chosen: list[int], argnums: Any, has_gra
     texts = [_grads_text(layouts[i], has_grad) for i in chosen]
     if isinstance(argnums, int):
         return texts[0]
-    return '(' + ', '.join(texts) + (',)' if len(texts) == 1 else ')')
+    return tuple_text(texts)
+
+
+def tuple_text(items: Sequence[str]) -> str:
+    """Python's text for a tuple of ``items`` (a one-item tuple keeps its comma).
+
+    >>> tuple_text(['_a0']), tuple_text(['_a0', '_a1'])
+    ('(_a0,)', '(_a0, _a1)')
+    """
+    return '(' + ', '.join(items) + (',)' if len(items) == 1 else ')')
 
 
 def _grads_text(layout: Layout, has_grad: set[str]) -> str:
@@ -380,8 +389,7 @@ def unpack_lines(name: str, layout: Layout, indent: str, shown: str = '') -> lis
         return [f"{indent}if len({name}) != 0:\n{indent}    raise ValueError({message})"]
 
     def targets(item: Layout) -> str:
-        return item if isinstance(item, str) else '(' + ', '.join(map(targets, item)) + (
-            ',)' if len(item) == 1 else ')')
+        return item if isinstance(item, str) else tuple_text([targets(i) for i in item])
     text = ', '.join(targets(item) for item in layout)
     if len(layout) == 1:
         text += ','
